@@ -1,0 +1,20 @@
+"""What a grading run needs to know: sandbox backend, runtime, limits and where the rubric is."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from grader.paths import AUTOGRADER_DIR, RUNTIMES_DIR
+from grader.sandbox import Limits
+from grader.unpack import UnpackLimits
+
+
+@dataclass(frozen=True)
+class GraderConfig:
+    sandbox: str = "bwrap"  # bwrap | docker | unsafe-process
+    runtime: str = "default"  # a requirements file in grader/runtime/
+    runtimes_dir: Path = RUNTIMES_DIR
+    autograder_dir: Path = AUTOGRADER_DIR
+    limits: Limits = field(default_factory=Limits)  # per problem: each runs in its own sandbox
+    unpack_limits: UnpackLimits = field(default_factory=UnpackLimits)
+    sandbox_options: dict = field(default_factory=dict)  # e.g. {"image": ...} for docker

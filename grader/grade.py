@@ -1,0 +1,142 @@
+"""Grades one handin: safe unpack, each problem in its own sandbox, trusted comparison, report."""
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+import time
+from pathlib import Path
+
+from grader import runtime
+from grader.compare import compare_test
+from grader.config import GraderConfig
+from grader.frames import parse_frames
+from grader.paths import HARNESS_DIR
+from grader.report import Report, TestResult
+from grader.rubric import load_expected, load_rubric
+from grader.sandbox import Mount, RunResult, get_sandbox
+from grader.unpack import HandinError, unpack_handin
+
+log = logging.getLogger(__name__)
+
+# Paths inside the sandbox.
+RUNTIME, AUTOGRADER, HARNESS, SUBMISSION = "/runtime", "/autograder", "/harness", "/submission"
+SANDBOX_ENV = {
+    "PATH": f"{RUNTIME}/bin:/usr/bin:/bin",
+    "HOME": "/tmp",
+    "TMPDIR": "/tmp",
+    "LANG": "C.UTF-8",
+    "MPLCONFIGDIR": "/tmp",
+    "PYTHONDONTWRITEBYTECODE": "1",
+    # One thread per job: the worker runs one job per core.
+    "OPENBLAS_NUM_THREADS": "1",
+    "OMP_NUM_THREADS": "1",
+    "MKL_NUM_THREADS": "1",
+}
+
+
+class GraderError(RuntimeError):
+    """The grader itself cannot run (no sandbox, no runtime): not the student's fault."""
+
+
+def grade_handin(archive: Path, config: GraderConfig | None = None) -> Report:
+    """Grades `archive` (a handin.tar). A broken handin is a report with 0 points, not an exception."""
+    config = config or GraderConfig()
+    started = time.monotonic()
+    rubric = load_rubric(config.autograder_dir)
+    try:
+        versions = runtime.manifest(config.runtime, config.runtimes_dir)
+    except runtime.RuntimeMissing as error:
+        raise GraderError(str(error)) from error
+    runtime_info = {key: versions[key] for key in ("python", "numpy", "scipy")} | {"name": config.runtime}
+
+    with tempfile.TemporaryDirectory(prefix="handin-") as scratch:
+        submission = Path(scratch) / "submission"
+        submission.mkdir()
+        os.chmod(scratch, 0o755)  # the sandbox user must be able to read the unpacked files
+        os.chmod(submission, 0o755)
+        try:
+            unpacked = unpack_handin(archive, submission, config.unpack_limits)
+        except HandinError as error:
+            tests = [rejected(test, str(error)) for test in rubric.TESTS]
+            return Report(tests, rubric.MAX_SCORE, runtime_info, f"handin rejected: {error}\n",
+                          time.monotonic() - started, sandbox=config.sandbox)
+
+        log_parts = [f"unpacked {len(unpacked.files)} file(s) of mytorch/"]
+        if unpacked.ignored:
+            log_parts.append(f"ignored {len(unpacked.ignored)} other member(s): {', '.join(unpacked.ignored[:10])}"
+                             + (" ..." if len(unpacked.ignored) > 10 else ""))
+        sandbox = sandbox_for(config)
+        mounts = [
+            Mount(runtime.runtime_dir(config.runtime, config.runtimes_dir), RUNTIME),
+            Mount(config.autograder_dir, AUTOGRADER),
+            Mount(HARNESS_DIR, HARNESS),
+            Mount(submission, SUBMISSION),
+        ]
+        tests: list[TestResult] = []
+        cpu = 0.0
+        for problem in rubric.PROBLEMS:
+            problem_tests = rubric.tests_of(problem)
+            run = sandbox.run(
+                [f"{RUNTIME}/bin/python", "-B", "-E", "-s", f"{HARNESS}/harness.py", AUTOGRADER, SUBMISSION,
+                 problem, *(test.case for test in problem_tests)],
+                mounts=mounts, limits=config.limits, env=SANDBOX_ENV, cwd=SUBMISSION,
+            )
+            cpu += run.cpu_seconds
+            records, frame_problems = parse_frames(run.result, {test.case for test in problem_tests})
+            expected = load_expected(problem, config.autograder_dir)
+            missing = missing_reason(run, config.limits.wall_seconds)
+            results = [compare_test(test, records.get(test.case), expected, missing) for test in problem_tests]
+            tests.extend(results)
+            log_parts.append(problem_log(problem, run, records, results, frame_problems))
+
+    return Report(tests, rubric.MAX_SCORE, runtime_info, "\n".join(log_parts) + "\n",
+                  time.monotonic() - started, cpu_s=cpu, sandbox=sandbox.name)
+
+
+def sandbox_for(config: GraderConfig):
+    try:
+        return get_sandbox(config.sandbox, **config.sandbox_options)
+    except ValueError as error:
+        raise GraderError(str(error)) from error
+
+
+def rejected(test, message: str) -> TestResult:
+    return TestResult(test.name, test.autolab, test.problem, 0.0, float(test.points), False, message)
+
+
+def missing_reason(run: RunResult, wall_limit: float) -> str:
+    """Why a test has no result, from how its sandboxed process ended."""
+    if run.killed_reason == "wall-clock":
+        return f"no result: stopped at the time limit of {wall_limit:g} s (an infinite loop, or very slow code?)"
+    if run.killed_reason == "cpu":
+        return "no result: stopped at the CPU time limit (an infinite loop, or very slow code?)"
+    if run.killed_reason == "result-too-large":
+        return "no result: your code wrote too much data into the grader's results channel"
+    if run.signal is not None:
+        return f"no result: the grading process was killed by signal {run.signal} before this test finished"
+    if b"MemoryError" in run.stderr:
+        return "no result: your code ran out of memory"
+    if run.exit_code == 0:
+        return "no result: the process ended before this test finished (did your code call os._exit()?)"
+    return f"no result: the grading process ended (exit code {run.exit_code}) before this test finished"
+
+
+def problem_log(problem, run: RunResult, records, results: list[TestResult], frame_problems: list[str]) -> str:
+    """The section of the grader log for one problem: how it ran, what it printed, each failure's traceback."""
+    ending = f"killed ({run.killed_reason})" if run.killed_reason else (
+        f"signal {run.signal}" if run.signal is not None else f"exit code {run.exit_code}")
+    lines = [f"== {problem}: {ending}, {run.wall_seconds:.2f} s wall, {run.cpu_seconds:.2f} s CPU "
+             f"(sandbox: {run.backend})"]
+    lines += [f"   warning: {problem_text}" for problem_text in frame_problems]
+    output = (run.stdout + run.stderr).decode("utf-8", "replace").strip()
+    if output:
+        truncated = " (truncated)" if run.stdout_truncated or run.stderr_truncated else ""
+        lines += [f"-- output of your code{truncated} --", output]
+    for result in results:
+        lines.append(f"{'PASS' if result.passed else 'FAIL'} {result.name}: "
+                     f"{result.points:g}/{result.max_points:g}" + ("" if result.passed else f"\n     {result.message}"))
+    tracebacks = {record.traceback for record in records.values() if record.status == "error" and record.traceback}
+    for text in sorted(tracebacks):
+        lines += ["-- traceback --", text]
+    return "\n".join(lines)

@@ -1,0 +1,107 @@
+"""Runs one problem's rubric cases against a student's mytorch and streams the raw numbers out.
+
+This file runs INSIDE the sandbox, as a script, on the pinned runtime: standard
+library and numpy only, never the reference solution or the comparison code.
+Nothing here decides a score; the trusted side re-checks everything it sends.
+
+usage: harness.py AUTOGRADER_DIR SUBMISSION_DIR PROBLEM CASE [CASE ...]
+
+For each case it writes one frame to fd 3: an 8-byte big-endian length, then an
+.npz (no pickles) holding the recorded arrays and a JSON `__meta__` entry.
+The student's own prints go to stderr, never into the results channel.
+"""
+import io
+import json
+import os
+import sys
+import traceback
+
+RESULT_FD = 3
+MAX_TRACEBACK_FRAMES = 8
+
+
+def open_channel():
+    """The results channel; stdout is pointed at stderr so prints cannot reach it."""
+    channel = os.fdopen(RESULT_FD, "wb", buffering=0)
+    os.dup2(2, 1)
+    return channel
+
+
+def describe(error, submission_dir):
+    """A short traceback, paths relative to the handin, and the student's file and line."""
+    frames = traceback.extract_tb(error.__traceback__)
+    lines = []
+    for frame in frames[-MAX_TRACEBACK_FRAMES:]:
+        filename = frame.filename
+        if filename.startswith(submission_dir + os.sep):
+            filename = os.path.relpath(filename, submission_dir)
+        else:
+            filename = os.path.basename(filename)
+        lines.append(f'  File "{filename}", line {frame.lineno}, in {frame.name}')
+        if frame.line:
+            lines.append(f"    {frame.line}")
+    where = None
+    for frame in reversed(frames):  # the deepest frame in the student's code
+        if frame.filename.startswith(submission_dir + os.sep):
+            where = {"file": os.path.relpath(frame.filename, submission_dir), "line": frame.lineno}
+            break
+    message = "".join(traceback.format_exception_only(type(error), error)).strip()
+    return {"error": message[:2000], "traceback": "\n".join(lines)[:4000], "where": where}
+
+
+def run_case(function, numpy):
+    """Calls one case; returns (arrays, meta)."""
+    arrays = {}
+    quantities = []
+
+    def record(name, value, graded=True):
+        kind = type(value)
+        entry = {"name": str(name), "graded": bool(graded), "type": f"{kind.__module__}.{kind.__qualname__}"}
+        if isinstance(value, numpy.ndarray) and value.dtype.kind in "biuf":
+            arrays[entry["name"]] = numpy.array(value, copy=True)
+        quantities.append(entry)
+
+    meta = {"status": "ok", "quantities": quantities}
+    try:
+        function(record)
+    except BaseException as error:  # noqa: BLE001 - SystemExit and KeyboardInterrupt are the student's too
+        meta.update(status="error", **describe(error, SUBMISSION_DIR))
+    return arrays, meta
+
+
+def write_frame(channel, numpy, case, arrays, meta):
+    buffer = io.BytesIO()
+    meta = dict(meta, case=case)
+    numpy.savez(buffer, __meta__=numpy.array(json.dumps(meta)), **arrays)
+    payload = buffer.getvalue()
+    channel.write(len(payload).to_bytes(8, "big") + payload)
+
+
+def main(argv):
+    global SUBMISSION_DIR
+    autograder_dir, SUBMISSION_DIR, problem, *cases = argv
+    channel = open_channel()
+    sys.path[:0] = [autograder_dir, SUBMISSION_DIR]
+    import numpy
+
+    try:
+        module = __import__(f"test_{problem}")
+        import_failure = None
+    except BaseException as error:  # noqa: BLE001
+        module = None
+        import_failure = dict(status="error", quantities=[], **describe(error, SUBMISSION_DIR))
+    for case in cases:
+        if module is None:
+            arrays, meta = {}, import_failure
+        else:
+            arrays, meta = run_case(getattr(module, case), numpy)
+        write_frame(channel, numpy, case, arrays, meta)
+    channel.close()
+    sys.stdout.flush()
+    os._exit(0)  # skip interpreter teardown: student atexit hooks cannot add frames after the last one
+
+
+SUBMISSION_DIR = ""
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

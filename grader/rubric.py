@@ -1,0 +1,36 @@
+"""The assignment's rubric and expected answers, read from the handout's autograder folder.
+
+The handout's `rubric.py` is the one definition of the tests, points and
+tolerances; the local autograder and the service both read it.
+"""
+from __future__ import annotations
+
+import importlib.util
+from functools import cache
+from pathlib import Path
+from types import ModuleType
+
+import numpy as np
+
+from grader.paths import AUTOGRADER_DIR
+
+
+@cache
+def load_rubric(autograder_dir: Path = AUTOGRADER_DIR) -> ModuleType:
+    """Imports `rubric.py` of an autograder folder (plain data, standard library only)."""
+    spec = importlib.util.spec_from_file_location(f"rubric_{abs(hash(autograder_dir))}", autograder_dir / "rubric.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def expected_path(problem: str, autograder_dir: Path = AUTOGRADER_DIR) -> Path:
+    return autograder_dir / "outputs" / f"{problem}.npz"
+
+
+@cache
+def load_expected(problem: str, autograder_dir: Path = AUTOGRADER_DIR) -> dict[str, np.ndarray]:
+    """The reference's recorded quantities of one problem, keyed `case/name`, in recording order."""
+    with np.load(expected_path(problem, autograder_dir), allow_pickle=False) as data:
+        return {key: data[key] for key in data.files}

@@ -1,0 +1,88 @@
+#!/usr/bin/env python3
+"""Local autograder for HW1 Bonus: runs every test against your mytorch and prints your score.
+
+Run it from the handout folder with `./grade.sh 1b`. It needs only numpy: the
+expected answers are stored in `outputs/`.
+"""
+import importlib
+import json
+import sys
+import traceback
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path[:0] = [str(HERE), str(HERE.parents[1])]  # these tests, then the folder holding mytorch/
+
+import numpy as np  # noqa: E402
+
+from rubric import MAX_SCORE, PROBLEMS, TESTS  # noqa: E402
+
+
+class Mismatch(Exception):
+    """A quantity your code computed differs from the expected one."""
+
+
+def expected_answers(problem):
+    with np.load(HERE / "outputs" / f"{problem}.npz", allow_pickle=False) as data:
+        return {key: data[key] for key in data.files}
+
+
+def checker(test, expected):
+    """The `record` function handed to a case: compares each quantity as soon as it is computed."""
+
+    def record(name, value, graded=True):
+        if not graded:
+            return
+        want = expected[f"{test.case}/{name}"]
+        if type(value) is not np.ndarray:
+            raise Mismatch(f"{name}: your value is a {type(value).__name__}, expected a numpy.ndarray")
+        if value.shape != want.shape:
+            raise Mismatch(f"{name}: your shape is {value.shape}, expected {want.shape}")
+        if not np.allclose(value, want, rtol=test.rtol, atol=test.atol):
+            with np.errstate(invalid="ignore"):
+                worst = np.nanmax(np.abs(value - want)) if np.all(np.isfinite(value)) else float("nan")
+            raise Mismatch(
+                f"{name}: values differ (largest difference {worst:.3g}; rtol={test.rtol}, atol={test.atol})"
+                f"\n  yours:    {np.array2string(value, precision=6, threshold=12)}"
+                f"\n  expected: {np.array2string(want, precision=6, threshold=12)}"
+            )
+
+    return record
+
+
+def run_test(test, module, expected):
+    """Runs one test; returns (passed, message)."""
+    try:
+        getattr(module, test.case)(checker(test, expected))
+    except Mismatch as error:
+        return False, str(error)
+    except Exception as error:
+        traceback.print_exc()
+        return False, f"{type(error).__name__}: {error}"
+    return True, ""
+
+
+def main():
+    scores = {}
+    for problem in PROBLEMS:
+        try:
+            module = importlib.import_module(f"test_{problem}")
+            import_error = None
+        except Exception as error:
+            traceback.print_exc()
+            module, import_error = None, f"cannot import your code: {type(error).__name__}: {error}"
+        expected = expected_answers(problem)
+        for test in (t for t in TESTS if t.problem == problem):
+            passed, message = (False, import_error) if module is None else run_test(test, module, expected)
+            scores[test.autolab] = test.points if passed else 0
+            status = "PASS" if passed else "FAIL"
+            line = f"{status} {test.name}: {scores[test.autolab]}/{test.points}"
+            print(line if passed else f"{line}\n     {message}", flush=True)
+
+    total = sum(scores.values())
+    print(f"Total score: {total}/{MAX_SCORE}")
+    print(json.dumps({"scores": scores}))
+
+
+if __name__ == "__main__":
+    main()

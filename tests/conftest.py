@@ -1,0 +1,49 @@
+"""Shared fixtures: handins built from the handout and the reference, the built sandbox runtime."""
+from __future__ import annotations
+
+import io
+import tarfile
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from grader.paths import HANDOUT_DIR
+from grader.reference import build_reference_mytorch
+
+
+def tar_folder(root: Path, arcname: str = "mytorch") -> bytes:
+    """A handin.tar holding `root` as `arcname`/, as create_tarball.sh makes it."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as archive:
+        archive.add(root, arcname=arcname, filter=lambda info: None if "__pycache__" in info.name else info)
+    return buffer.getvalue()
+
+
+@pytest.fixture(scope="session")
+def reference_mytorch(tmp_path_factory) -> Path:
+    """The handout's mytorch with the reference's three bonus parts pasted in."""
+    return build_reference_mytorch(HANDOUT_DIR, tmp_path_factory.mktemp("reference"))
+
+
+@pytest.fixture(scope="session")
+def make_handin(tmp_path_factory, reference_mytorch) -> Callable[..., Path]:
+    """Builds a handin.tar from the reference with some files' text changed: make_handin(name, edits)."""
+
+    def build(name: str, edits: dict[str, Callable[[str], str]] | None = None, stub: bool = False) -> Path:
+        folder = tmp_path_factory.mktemp(name)
+        source = HANDOUT_DIR / "mytorch" if stub else reference_mytorch
+        import shutil
+
+        shutil.copytree(source, folder / "mytorch", ignore=shutil.ignore_patterns("__pycache__"))
+        for relative, edit in (edits or {}).items():
+            path = folder / "mytorch" / relative
+            before = path.read_text()
+            after = edit(before)
+            assert after != before, f"edit of {relative} changed nothing"
+            path.write_text(after)
+        handin = folder / "handin.tar"
+        handin.write_bytes(tar_folder(folder / "mytorch"))
+        return handin
+
+    return build
