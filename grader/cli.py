@@ -85,13 +85,15 @@ def expected(check: bool = typer.Option(False, help="only report whether the shi
 def runtime_build(
     name: str = typer.Argument("default"),
     if_needed: bool = typer.Option(False, "--if-needed", help="skip when already built from the same pins"),
+    root: Path = typer.Option(runtimes.RUNTIMES_DIR, help="folder that holds the runtimes"),
+    base_python: str | None = typer.Option(None, help="interpreter to build on (default: /usr/bin/python3.11)"),
 ) -> None:
     """Build a sandbox runtime (a pinned venv) from grader/runtime/NAME.txt."""
-    if if_needed and runtimes.is_current(name):
+    if if_needed and runtimes.is_current(name, root):
         print(f"runtime {name} is up to date")
         return
     try:
-        manifest = runtimes.build(name)
+        manifest = runtimes.build(name, root, base_python)
     except runtimes.RuntimeMissing as error:
         print(error, file=sys.stderr)
         raise typer.Exit(2) from error

@@ -1,0 +1,66 @@
+# The two commands for a new user: `make run` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+WORKERS ?= 2
+
+.PHONY: run test install install-test runtime migrate seed serve handout expected lint clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+install: $(VENV)/.installed
+install-test: $(VENV)/.installed-test
+
+## runtime: build the pinned sandbox runtime (numpy 1.23.5 + scipy 1.10.1) if needed
+runtime: install
+	$(BIN)/python -m grader runtime build default --if-needed
+
+migrate: install
+	$(BIN)/alembic upgrade head
+
+seed: migrate
+	$(BIN)/python -m api seed-demo
+
+## run: everything from scratch, then the API and a worker on http://$(HOST):$(PORT) (Ctrl-C stops both)
+run: runtime seed serve
+
+serve:
+	@echo "Starting the API on http://$(HOST):$(PORT) and a grading worker (Ctrl-C stops both)"
+	@trap 'kill 0' INT TERM EXIT; \
+	$(BIN)/celery -A worker.celery_app worker --beat --loglevel=INFO --concurrency=$(WORKERS) \
+		--schedule=var/celerybeat-schedule & \
+	$(BIN)/uvicorn api.main:app --host $(HOST) --port $(PORT) & \
+	wait
+
+## test: the whole test suite (real PostgreSQL, Redis, bubblewrap and Chromium where the machine has them)
+test: install-test runtime
+	$(BIN)/python -m pytest
+
+## handout: dist/handout.tar, what course staff publish to students
+handout:
+	mkdir -p dist
+	tar -C handout -cf dist/handout.tar --exclude='__pycache__' --exclude='*.pyc' --transform 's,^\.,handout,' .
+	@echo "wrote dist/handout.tar"
+
+## expected: regenerate the handout's expected answers from the reference solution
+expected: install
+	$(BIN)/python -m grader expected
+
+lint: install-test
+	$(BIN)/ruff check .
+
+clean:
+	rm -rf $(VENV) .runtime var dist

@@ -1,0 +1,1 @@
+"""The web service: JSON API, pages, authentication and the admin command line."""

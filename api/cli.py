@@ -1,0 +1,218 @@
+"""Admin command line: users, roster import, tokens, assignments, regrades, grade export, demo seed."""
+from __future__ import annotations
+
+import csv
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from api.crud import assignments, scoreboard, submissions, users
+from api.db import session_factory
+from api.models import Assignment, Role, Scoring
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="Administer the HW1 Bonus grading service.")
+token_app = typer.Typer(no_args_is_help=True, help="Issue and revoke API tokens.")
+app.add_typer(token_app, name="token")
+console = Console()
+
+
+def session():
+    return session_factory()()
+
+
+def parse_when(value: str) -> datetime:
+    """ISO date-time; without a zone it is taken as UTC."""
+    when = datetime.fromisoformat(value)
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+def need_user(db, username: str):
+    user = users.get_by_username(db, username)
+    if user is None:
+        console.print(f"[red]no user {username!r}[/red]")
+        raise typer.Exit(1)
+    return user
+
+
+def need_assignment(db, slug: str) -> Assignment:
+    assignment = assignments.get(db, slug)
+    if assignment is None:
+        console.print(f"[red]no assignment {slug!r}[/red]")
+        raise typer.Exit(1)
+    return assignment
+
+
+@app.command("create-user")
+def create_user(username: str, role: Role = typer.Option(Role.student), name: str = "", email: str = "",
+                password: str | None = typer.Option(None, help="random if omitted (printed once)")) -> None:
+    """Create or update a user."""
+    from api.security import random_password
+
+    password = password or random_password()
+    with session() as db:
+        user, created = users.upsert_user(db, username, display_name=name, email=email, role=role, password=password)
+        db.commit()
+    console.print(f"{'created' if created else 'updated'} {user.role} {username} (password: {password})")
+
+
+@app.command("import-roster")
+def import_roster(csv_file: Path = typer.Argument(..., exists=True, help="columns: username,name,email,role"),
+                  passwords_out: Path | None = typer.Option(None, help="write new users' passwords here (CSV)")) -> None:
+    """Create or update users from a roster CSV; new users get a random password."""
+    from api.security import random_password
+
+    new_passwords = []
+    with session() as db, csv_file.open(newline="") as handle:
+        reader = csv.DictReader(handle)
+        missing = {"username"} - set(reader.fieldnames or [])
+        if missing:
+            console.print("[red]the roster needs a header row with at least: username (and name, email, role)[/red]")
+            raise typer.Exit(1)
+        count = 0
+        for line, row in enumerate(reader, start=2):
+            username = (row.get("username") or "").strip()
+            role_text = (row.get("role") or "student").strip().lower() or "student"
+            if not username or role_text not in Role.__members__:
+                console.print(f"[red]line {line}: bad username or role {role_text!r}[/red]")
+                raise typer.Exit(1)
+            existing = users.get_by_username(db, username)
+            password = None if existing else random_password()
+            users.upsert_user(db, username, display_name=(row.get("name") or "").strip(),
+                              email=(row.get("email") or "").strip(), role=Role(role_text), password=password)
+            if password:
+                new_passwords.append((username, password))
+            count += 1
+        db.commit()
+    console.print(f"imported {count} user(s), {len(new_passwords)} new")
+    if passwords_out and new_passwords:
+        with passwords_out.open("w", newline="") as handle:
+            csv.writer(handle).writerows([("username", "password"), *new_passwords])
+        console.print(f"new users' passwords written to {passwords_out}")
+
+
+@token_app.command("issue")
+def token_issue(username: str, name: str = typer.Option("cli", help="a label for the token")) -> None:
+    """Issue an API token for `python submit.py --token` (shown once)."""
+    with session() as db:
+        token = users.issue_token(db, need_user(db, username), name)
+        db.commit()
+    print(token)
+
+
+@token_app.command("revoke")
+def token_revoke(username: str, prefix: str | None = typer.Option(None, help="only the token starting so")) -> None:
+    """Revoke a user's tokens (all of them unless --prefix)."""
+    with session() as db:
+        count = users.revoke_tokens(db, need_user(db, username), prefix)
+        db.commit()
+    console.print(f"revoked {count} token(s)")
+
+
+@app.command("assignment")
+def assignment_upsert(
+    slug: str,
+    title: str = typer.Option(None, help="required for a new assignment"),
+    due: str = typer.Option(None, help="due date-time, ISO 8601 (UTC unless a zone is given)"),
+    late_deadline: str = typer.Option(None, help="no uploads after this; defaults to the due date"),
+    penalty_per_day: float = typer.Option(None, help="fraction of the score taken per late day, e.g. 0.1"),
+    penalty_cap: float = typer.Option(None, help="largest total fraction taken, e.g. 0.5"),
+    max_submissions: int = typer.Option(None),
+    scoring: Scoring = typer.Option(None, help="which submission counts: latest or best"),
+    public_scoreboard: bool = typer.Option(None, "--public-scoreboard/--no-public-scoreboard"),
+) -> None:
+    """Create or update an assignment."""
+    with session() as db:
+        assignment = assignments.get(db, slug)
+        if assignment is None:
+            if not (title and due):
+                console.print("[red]a new assignment needs --title and --due[/red]")
+                raise typer.Exit(1)
+            assignment = Assignment(slug=slug, title=title, due_at=parse_when(due),
+                                    late_deadline_at=parse_when(late_deadline or due))
+            db.add(assignment)
+        changes = {"title": title, "due_at": due and parse_when(due),
+                   "late_deadline_at": late_deadline and parse_when(late_deadline),
+                   "late_penalty_per_day": penalty_per_day, "late_penalty_cap": penalty_cap,
+                   "max_submissions": max_submissions, "scoring": scoring, "public_scoreboard": public_scoreboard}
+        for field, value in changes.items():
+            if value is not None:
+                setattr(assignment, field, value)
+        if assignment.late_deadline_at < assignment.due_at:
+            console.print("[red]the late deadline cannot be before the due date[/red]")
+            raise typer.Exit(1)
+        db.commit()
+        console.print(f"assignment {slug}: due {assignment.due_at:%Y-%m-%d %H:%M} UTC, "
+                      f"late deadline {assignment.late_deadline_at:%Y-%m-%d %H:%M} UTC")
+
+
+@app.command()
+def regrade(slug: str = typer.Argument(None), submission: int = typer.Option(None, help="one submission id")) -> None:
+    """Regrade one submission, or the counted submission of every student of an assignment."""
+    from worker.queue import enqueue
+
+    with session() as db:
+        if submission is not None:
+            row = submissions.get(db, submission)
+            if row is None:
+                console.print(f"[red]no submission {submission}[/red]")
+                raise typer.Exit(1)
+            ids = [row.id]
+        elif slug:
+            counted = submissions.counted_submissions(db, need_assignment(db, slug))
+            ids = [entry.submission_id for entry in counted.values()]
+        else:
+            console.print("[red]give an assignment slug or --submission ID[/red]")
+            raise typer.Exit(1)
+        for submission_id in ids:
+            submissions.requeue(db, submissions.get(db, submission_id))
+    sent = sum(enqueue(submission_id) for submission_id in ids)
+    console.print(f"queued {sent} of {len(ids)} submission(s) for regrading")
+
+
+@app.command("export-grades")
+def export_grades(slug: str, output: Path | None = typer.Option(None, "-o", help="file (default: stdout)")) -> None:
+    """Export the counted score of every student as CSV."""
+    from api.routes.staff import grades_csv
+
+    with session() as db:
+        text = grades_csv(scoreboard.build(db, need_assignment(db, slug)))
+    if output:
+        output.write_text(text)
+        console.print(f"wrote {output}")
+    else:
+        sys.stdout.write(text)
+
+
+@app.command()
+def seed_demo() -> None:
+    """Create the demo course: the HW1 Bonus assignment, a TA and three students (prints their logins)."""
+    from api.security import random_password
+
+    now = datetime.now(UTC)
+    with session() as db:
+        if assignments.get(db, "hw1-bonus") is None:
+            db.add(Assignment(slug="hw1-bonus", title="HW1 Bonus: Adam, Dropout and BatchNorm",
+                              due_at=now + timedelta(days=7), late_deadline_at=now + timedelta(days=10),
+                              late_penalty_per_day=0.1, late_penalty_cap=0.3, max_submissions=50))
+        logins = []
+        for username, name, role in (("ta", "Teaching Assistant", Role.ta), ("alice", "Alice Liddell", Role.student),
+                                     ("bob", "Bob Builder", Role.student), ("carol", "Carol Danvers", Role.student)):
+            password = random_password()
+            user, _ = users.upsert_user(db, username, display_name=name, role=role, password=password)
+            logins.append((username, role.value, password, user))
+        tokens = {username: users.issue_token(db, user, "demo") for username, _, _, user in logins
+                  if username == "alice"}
+        db.commit()
+    table = Table(title="Demo course logins (http://127.0.0.1:8000)")
+    for column in ("username", "role", "password"):
+        table.add_column(column)
+    for username, role, password, _ in logins:
+        table.add_row(username, role, password)
+    console.print(table)
+    console.print(f"API token for alice: {tokens['alice']}")
+    console.print("  python handout/submit.py handin.tar --server http://127.0.0.1:8000 "
+                  f"--token {tokens['alice']}")

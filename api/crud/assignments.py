@@ -1,0 +1,40 @@
+"""Assignments and their deadline rules."""
+from __future__ import annotations
+
+import math
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from api.models import Assignment
+
+DAY_S = 86400.0
+
+
+def get(session: Session, slug: str) -> Assignment | None:
+    return session.scalar(select(Assignment).where(Assignment.slug == slug))
+
+
+def all_assignments(session: Session) -> list[Assignment]:
+    return list(session.scalars(select(Assignment).order_by(Assignment.due_at)))
+
+
+def late_days(assignment: Assignment, at: datetime) -> int:
+    """Whole days (rounded up) past the due date; 0 if on time."""
+    seconds = (at - assignment.due_at).total_seconds()
+    return 0 if seconds <= 0 else math.ceil(seconds / DAY_S)
+
+
+def penalty_fraction(assignment: Assignment, days: int) -> float:
+    fraction = assignment.late_penalty_per_day * days
+    if assignment.late_penalty_cap is not None:
+        fraction = min(fraction, assignment.late_penalty_cap)
+    return max(0.0, min(1.0, fraction))
+
+
+def adjusted_total(assignment: Assignment, total: float | None, days: int) -> float | None:
+    """The score after the late penalty."""
+    if total is None:
+        return None
+    return round(total * (1 - penalty_fraction(assignment, days)), 4)

@@ -1,0 +1,188 @@
+"""Submissions: storing an upload, listing, choosing the counted one, writing results."""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, selectinload
+
+from api.crud.assignments import adjusted_total, late_days
+from api.models import Assignment, Blob, Status, Submission, TestScore, User, utcnow
+
+
+class SubmissionRefused(Exception):
+    """An upload the rules do not allow; `status_code` says why (403 closed, 409 limit reached)."""
+
+    def __init__(self, status_code: int, message: str):
+        super().__init__(message)
+        self.status_code = status_code
+
+
+def count_for(session: Session, assignment: Assignment, user: User) -> int:
+    return session.scalar(select(func.count()).select_from(Submission).where(
+        Submission.assignment_id == assignment.id, Submission.user_id == user.id)) or 0
+
+
+def check_allowed(session: Session, assignment: Assignment, user: User, now: datetime) -> None:
+    if now > assignment.late_deadline_at:
+        raise SubmissionRefused(403, f"the late deadline of {assignment.title} has passed "
+                                     f"({assignment.late_deadline_at:%Y-%m-%d %H:%M} UTC): no more submissions")
+    limit = assignment.max_submissions
+    if limit is not None and count_for(session, assignment, user) >= limit:
+        raise SubmissionRefused(409, f"you have used all {limit} submissions of {assignment.title}")
+
+
+def create(session: Session, assignment: Assignment, user: User, data: bytes, now: datetime | None = None,
+           attempts: int = 5) -> Submission:
+    """Stores the bytes (content-addressed) and a queued submission in one transaction, and commits.
+
+    Concurrent uploads by the same student race for the next version number; the
+    unique constraint settles it and the loser retries.
+    """
+    now = now or utcnow()
+    digest = hashlib.sha256(data).hexdigest()
+    for attempt in range(attempts):
+        check_allowed(session, assignment, user, now)
+        try:
+            if session.get(Blob, digest) is None:
+                session.add(Blob(sha256=digest, size=len(data), data=data))
+                session.flush()
+            version = (session.scalar(select(func.max(Submission.version)).where(
+                Submission.assignment_id == assignment.id, Submission.user_id == user.id)) or 0) + 1
+            submission = Submission(assignment_id=assignment.id, user_id=user.id, version=version,
+                                    blob_sha256=digest, size=len(data), status=Status.queued, created_at=now,
+                                    late_days=late_days(assignment, now), max_score=assignment.max_score)
+            session.add(submission)
+            session.commit()
+            return submission
+        except IntegrityError:
+            session.rollback()
+            if attempt == attempts - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
+def get(session: Session, submission_id: int) -> Submission | None:
+    return session.scalar(select(Submission).where(Submission.id == submission_id)
+                          .options(selectinload(Submission.scores)))
+
+
+def list_for(session: Session, assignment: Assignment, user: User) -> list[Submission]:
+    return list(session.scalars(
+        select(Submission).where(Submission.assignment_id == assignment.id, Submission.user_id == user.id)
+        .order_by(Submission.version.desc()).options(selectinload(Submission.scores))))
+
+
+def list_all(session: Session, assignment: Assignment, *, offset: int = 0, limit: int = 100,
+             status: Status | None = None, username: str | None = None) -> tuple[list[Submission], int]:
+    query = select(Submission).where(Submission.assignment_id == assignment.id)
+    if status is not None:
+        query = query.where(Submission.status == status)
+    if username:
+        query = query.join(User).where(User.username == username)
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = session.scalars(query.order_by(Submission.id.desc()).offset(offset).limit(limit)
+                           .options(selectinload(Submission.user)))
+    return list(rows), total
+
+
+def blob_bytes(session: Session, submission: Submission) -> bytes:
+    return session.get(Blob, submission.blob_sha256).data
+
+
+@dataclass(frozen=True)
+class Counted:
+    """The submission that counts for a student, with its score after the late penalty."""
+
+    submission_id: int
+    version: int
+    total: float | None
+    adjusted: float | None
+    late_days: int
+
+
+def counted_submissions(session: Session, assignment: Assignment) -> dict[int, Counted]:
+    """user_id -> their counted graded submission: the latest, or the best after penalties."""
+    rows = session.execute(
+        select(Submission.id, Submission.user_id, Submission.version, Submission.total, Submission.late_days)
+        .where(Submission.assignment_id == assignment.id, Submission.status == Status.graded)
+    ).all()
+    counted: dict[int, Counted] = {}
+    for row in rows:
+        candidate = Counted(row.id, row.version, row.total, adjusted_total(assignment, row.total, row.late_days),
+                            row.late_days)
+        current = counted.get(row.user_id)
+        if current is None or better(assignment, candidate, current):
+            counted[row.user_id] = candidate
+    return counted
+
+
+def better(assignment: Assignment, candidate: Counted, current: Counted) -> bool:
+    if assignment.scoring == "best":
+        return ((candidate.adjusted or 0.0), candidate.version) > ((current.adjusted or 0.0), current.version)
+    return candidate.version > current.version
+
+
+def mark_running(session: Session, submission_id: int) -> Submission | None:
+    """Claims a submission for grading; None if it is already graded (a redelivered task)."""
+    submission = session.get(Submission, submission_id)
+    if submission is None or submission.status == Status.graded:
+        return None
+    submission.status = Status.running
+    submission.started_at = utcnow()
+    submission.attempts += 1
+    session.commit()
+    return submission
+
+
+def store_report(session: Session, submission_id: int, report: dict) -> None:
+    """Writes a grading report in one transaction; replaying it leaves the same rows (idempotent)."""
+    submission = session.get(Submission, submission_id)
+    submission.scores.clear()
+    session.flush()
+    for position, test in enumerate(report["tests"]):
+        where = test.get("where") or {}
+        submission.scores.append(TestScore(
+            position=position, name=test["name"], autolab=test["autolab"], problem=test["problem"],
+            points=test["points"], max_points=test["max_points"], passed=test["passed"],
+            message=test["message"], where_file=where.get("file"), where_line=where.get("line")))
+    submission.total = report["total"]
+    submission.max_score = report["max"]
+    submission.log = report["log"]
+    submission.runtime = dict(report["runtime"], sandbox=report.get("sandbox", ""))
+    submission.duration_s = report["duration_s"]
+    submission.cpu_s = report.get("cpu_s")
+    submission.status = Status.graded
+    submission.graded_at = utcnow()
+    submission.error = ""
+    session.commit()
+
+
+def mark_error(session: Session, submission_id: int, message: str) -> None:
+    session.execute(update(Submission).where(Submission.id == submission_id)
+                    .values(status=Status.error, error=message[:4000], graded_at=utcnow()))
+    session.commit()
+
+
+def requeue(session: Session, submission: Submission) -> None:
+    """Puts a submission back in the queue (for a regrade or a sweep); its old scores stay until replaced."""
+    submission.status = Status.queued
+    submission.started_at = None
+    session.commit()
+
+
+def mark_enqueued(session: Session, submission_id: int) -> None:
+    session.execute(update(Submission).where(Submission.id == submission_id).values(enqueued_at=utcnow()))
+    session.commit()
+
+
+def due_for_requeue(session: Session, queued_before: datetime, running_before: datetime) -> list[int]:
+    """Submissions that a lost message or a dead worker left behind."""
+    queued = select(Submission.id).where(
+        Submission.status == Status.queued,
+        (Submission.enqueued_at.is_(None)) | (Submission.enqueued_at < queued_before))
+    running = select(Submission.id).where(Submission.status == Status.running, Submission.started_at < running_before)
+    return list(session.scalars(queued.union(running)))

@@ -1,0 +1,57 @@
+"""Request dependencies: database session, current user (session cookie or bearer token), roles."""
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.orm import Session
+
+from api.crud import assignments, users
+from api.db import get_session
+from api.models import Assignment, User
+
+SessionDep = Annotated[Session, Depends(get_session)]
+bearer = HTTPBearer(auto_error=False, description="an API token from `python -m api token issue`")
+
+
+def optional_user(request: Request, session: SessionDep,
+                  credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> User | None:
+    if credentials is not None:
+        user = users.user_for_token(session, credentials.credentials)
+        if user is None:
+            raise HTTPException(status.HTTP_401_UNAUTHORIZED, "invalid or revoked API token",
+                                headers={"WWW-Authenticate": "Bearer"})
+        session.commit()  # last_used_at
+        return user
+    user_id = request.session.get("user_id")
+    if user_id is None:
+        return None
+    user = session.get(User, user_id)
+    return user if user is not None and user.active else None
+
+
+def current_user(user: Annotated[User | None, Depends(optional_user)]) -> User:
+    if user is None:
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "log in, or send an API token as 'Authorization: Bearer'",
+                            headers={"WWW-Authenticate": "Bearer"})
+    return user
+
+
+def staff_user(user: Annotated[User, Depends(current_user)]) -> User:
+    if not user.is_staff:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "course staff only")
+    return user
+
+
+def assignment_by_slug(slug: str, session: SessionDep) -> Assignment:
+    assignment = assignments.get(session, slug)
+    if assignment is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no assignment {slug!r}")
+    return assignment
+
+
+CurrentUser = Annotated[User, Depends(current_user)]
+OptionalUser = Annotated[User | None, Depends(optional_user)]
+StaffUser = Annotated[User, Depends(staff_user)]
+AssignmentDep = Annotated[Assignment, Depends(assignment_by_slug)]

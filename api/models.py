@@ -1,0 +1,185 @@
+"""Tables of the service (SQLAlchemy 2). Schema changes go through an Alembic migration."""
+from __future__ import annotations
+
+import enum
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Enum,
+    Float,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator):
+    """Timezone-aware UTC datetimes on every database (SQLite forgets the zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is not None and value.tzinfo is None:
+            raise ValueError("naive datetime: use timezone-aware UTC datetimes")
+        return value.astimezone(UTC) if value is not None else None
+
+    def process_result_value(self, value, dialect):
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Role(enum.StrEnum):
+    student = "student"
+    ta = "ta"
+    admin = "admin"
+
+
+class Status(enum.StrEnum):
+    queued = "queued"
+    running = "running"
+    graded = "graded"
+    error = "error"  # the grader could not run it after every retry (not the student's fault)
+
+
+class Scoring(enum.StrEnum):
+    latest = "latest"
+    best = "best"
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(String(200), default="")
+    email: Mapped[str] = mapped_column(String(254), default="")
+    nickname: Mapped[str] = mapped_column(String(64), unique=True)  # shown on the public scoreboard
+    role: Mapped[Role] = mapped_column(Enum(Role, native_enum=False, length=16), default=Role.student)
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    @property
+    def is_staff(self) -> bool:
+        return self.role in (Role.ta, Role.admin)
+
+
+class ApiToken(Base):
+    """A bearer token for the CLI; only its sha256 is stored."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(100), default="")
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(16))  # the first characters, to tell tokens apart
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    user: Mapped[User] = relationship()
+
+
+class Assignment(Base):
+    __tablename__ = "assignments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    title: Mapped[str] = mapped_column(String(200))
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    late_deadline_at: Mapped[datetime] = mapped_column(UTCDateTime)  # no uploads after this
+    late_penalty_per_day: Mapped[float] = mapped_column(Float, default=0.0)  # fraction of the score per day
+    late_penalty_cap: Mapped[float | None] = mapped_column(Float)  # largest total fraction taken, if any
+    max_submissions: Mapped[int | None] = mapped_column(Integer)
+    scoring: Mapped[Scoring] = mapped_column(Enum(Scoring, native_enum=False, length=16), default=Scoring.latest)
+    max_score: Mapped[float] = mapped_column(Float, default=25.0)
+    runtime: Mapped[str] = mapped_column(String(64), default="default")
+    public_scoreboard: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Blob(Base):
+    """Handin bytes, content-addressed: one row per distinct upload, in the database itself."""
+
+    __tablename__ = "blobs"
+
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    size: Mapped[int] = mapped_column(Integer)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Submission(Base):
+    __tablename__ = "submissions"
+    __table_args__ = (UniqueConstraint("assignment_id", "user_id", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    assignment_id: Mapped[int] = mapped_column(ForeignKey("assignments.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    version: Mapped[int] = mapped_column(Integer)  # 1, 2, ... per student and assignment
+    blob_sha256: Mapped[str] = mapped_column(ForeignKey("blobs.sha256"))
+    size: Mapped[int] = mapped_column(Integer)
+    status: Mapped[Status] = mapped_column(Enum(Status, native_enum=False, length=16), default=Status.queued,
+                                           index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    enqueued_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # when a grading task was last sent
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    graded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    late_days: Mapped[int] = mapped_column(Integer, default=0)
+    total: Mapped[float | None] = mapped_column(Float)  # raw points, before any late penalty
+    max_score: Mapped[float] = mapped_column(Float, default=25.0)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    log: Mapped[str] = mapped_column(Text, default="")
+    error: Mapped[str] = mapped_column(Text, default="")
+    runtime: Mapped[dict] = mapped_column(JSON, default=dict)  # python, numpy, scipy, sandbox
+    duration_s: Mapped[float | None] = mapped_column(Float)
+    cpu_s: Mapped[float | None] = mapped_column(Float)
+
+    user: Mapped[User] = relationship()
+    assignment: Mapped[Assignment] = relationship()
+    scores: Mapped[list[TestScore]] = relationship(
+        back_populates="submission", cascade="all, delete-orphan", order_by="TestScore.position"
+    )
+
+    @property
+    def late(self) -> bool:
+        return self.late_days > 0
+
+
+class TestScore(Base):
+    __tablename__ = "test_scores"
+    __table_args__ = (UniqueConstraint("submission_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String(200))
+    autolab: Mapped[str] = mapped_column(String(200))
+    problem: Mapped[str] = mapped_column(String(32))
+    points: Mapped[float] = mapped_column(Float)
+    max_points: Mapped[float] = mapped_column(Float)
+    passed: Mapped[bool] = mapped_column(Boolean)
+    message: Mapped[str] = mapped_column(Text, default="")
+    where_file: Mapped[str | None] = mapped_column(String(300))
+    where_line: Mapped[int | None] = mapped_column(Integer)
+
+    submission: Mapped[Submission] = relationship(back_populates="scores")

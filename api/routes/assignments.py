@@ -1,0 +1,29 @@
+"""Assignments: reading them (everyone) and changing their settings (course staff)."""
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from api.crud import assignments
+from api.deps import AssignmentDep, CurrentUser, SessionDep, StaffUser
+from api.schemas import AssignmentOut, AssignmentUpdate
+
+router = APIRouter(tags=["assignments"])
+
+
+@router.get("/assignments", response_model=list[AssignmentOut])
+def list_assignments(user: CurrentUser, session: SessionDep):
+    return assignments.all_assignments(session)
+
+
+@router.get("/assignments/{slug}", response_model=AssignmentOut)
+def read_assignment(assignment: AssignmentDep, user: CurrentUser):
+    return assignment
+
+
+@router.patch("/assignments/{slug}", response_model=AssignmentOut)
+def update_assignment(changes: AssignmentUpdate, assignment: AssignmentDep, user: StaffUser, session: SessionDep):
+    """Change deadlines, limits, penalty or scoring (course staff)."""
+    for field, value in changes.model_dump(exclude_unset=True).items():
+        setattr(assignment, field, value)
+    session.commit()
+    return assignment

@@ -1,0 +1,36 @@
+"""Logging in and out (session cookie) and who am I."""
+from __future__ import annotations
+
+from fastapi import APIRouter, HTTPException, Request, status
+from pydantic import BaseModel
+
+from api.crud import users
+from api.deps import CurrentUser, SessionDep
+from api.schemas import UserOut
+
+router = APIRouter(tags=["auth"])
+
+
+class Credentials(BaseModel):
+    username: str
+    password: str
+
+
+@router.post("/auth/login", response_model=UserOut)
+def login(credentials: Credentials, request: Request, session: SessionDep):
+    user = users.authenticate(session, credentials.username, credentials.password)
+    if user is None:
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "wrong username or password")
+    request.session.clear()
+    request.session["user_id"] = user.id
+    return user
+
+
+@router.post("/auth/logout", status_code=status.HTTP_204_NO_CONTENT)
+def logout(request: Request):
+    request.session.clear()
+
+
+@router.get("/me", response_model=UserOut)
+def me(user: CurrentUser):
+    return user

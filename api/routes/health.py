@@ -1,0 +1,37 @@
+"""Health: is the database reachable, is the broker reachable."""
+from __future__ import annotations
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+
+from api.db import get_engine
+
+router = APIRouter(tags=["health"])
+
+
+def check_database() -> str:
+    try:
+        with get_engine().connect() as connection:
+            connection.execute(text("SELECT 1"))
+        return "ok"
+    except Exception as error:  # report, never raise: this is the health check
+        return f"error: {type(error).__name__}"
+
+
+def check_broker() -> str:
+    from worker.celery_app import app
+
+    try:
+        with app.connection_for_write() as connection:
+            connection.ensure_connection(max_retries=1, timeout=2)
+        return "ok"
+    except Exception as error:
+        return f"error: {type(error).__name__}"
+
+
+@router.get("/health")
+def health():
+    checks = {"database": check_database(), "broker": check_broker()}
+    healthy = all(value == "ok" for value in checks.values())
+    return JSONResponse({"status": "ok" if healthy else "degraded", **checks}, status_code=200 if healthy else 503)

@@ -1,0 +1,121 @@
+"""Response and request bodies of the JSON API."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from api.models import Role, Scoring, Status
+
+
+class UserOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    username: str
+    display_name: str
+    role: Role
+
+
+class AssignmentOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    slug: str
+    title: str
+    due_at: datetime
+    late_deadline_at: datetime
+    late_penalty_per_day: float
+    late_penalty_cap: float | None
+    max_submissions: int | None
+    scoring: Scoring
+    max_score: float
+    public_scoreboard: bool
+
+
+class AssignmentUpdate(BaseModel):
+    title: str | None = None
+    due_at: datetime | None = None
+    late_deadline_at: datetime | None = None
+    late_penalty_per_day: float | None = Field(None, ge=0, le=1)
+    late_penalty_cap: float | None = Field(None, ge=0, le=1)
+    max_submissions: int | None = Field(None, ge=1)
+    scoring: Scoring | None = None
+    public_scoreboard: bool | None = None
+
+
+class TestScoreOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    name: str
+    problem: str
+    points: float
+    max_points: float
+    passed: bool
+    message: str
+    where_file: str | None
+    where_line: int | None
+
+
+class SubmissionCreated(BaseModel):
+    id: int
+    version: int
+    status: Status
+    status_url: str
+
+
+class SubmissionOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    assignment: str
+    username: str
+    version: int
+    status: Status
+    created_at: datetime
+    graded_at: datetime | None
+    late: bool
+    late_days: int
+    total: float | None
+    adjusted_total: float | None
+    max_score: float
+    size: int
+    attempts: int
+    runtime: dict
+    scores: list[TestScoreOut]
+    log: str
+    error: str
+
+
+class SubmissionSummary(BaseModel):
+    id: int
+    username: str
+    version: int
+    status: Status
+    created_at: datetime
+    late: bool
+    total: float | None
+
+
+class SubmissionPage(BaseModel):
+    total: int
+    offset: int
+    limit: int
+    items: list[SubmissionSummary]
+
+
+class ScoreboardRow(BaseModel):
+    username: str
+    display_name: str
+    submission_id: int | None
+    version: int | None
+    submissions: int
+    late: bool
+    total: float | None
+    adjusted_total: float | None
+    tests: dict[str, float]
+
+
+class Scoreboard(BaseModel):
+    assignment: str
+    max_score: float
+    tests: list[str]
+    rows: list[ScoreboardRow]
+
+
+class RegradeQueued(BaseModel):
+    queued: int

@@ -1,0 +1,1 @@
+"""The Celery worker: grades queued submissions with the grader and stores the results."""

@@ -1,0 +1,25 @@
+"""The Celery application, configured from the service settings."""
+from __future__ import annotations
+
+from celery import Celery
+
+from api.config import VAR_DIR, get_settings
+
+settings = get_settings()
+if settings.broker_url.startswith("sqla+sqlite"):
+    VAR_DIR.mkdir(exist_ok=True)
+
+app = Celery("hw1grader", broker=settings.broker_url, include=["worker.tasks"])
+app.conf.update(
+    task_acks_late=True,  # a job is acknowledged only once graded: a dead worker's job is redelivered
+    task_reject_on_worker_lost=True,
+    task_ignore_result=True,  # results live in the database
+    worker_prefetch_multiplier=1,  # one job at a time per process: a slow job never holds others back
+    task_default_queue="grading",
+    broker_connection_retry_on_startup=True,
+    broker_transport_options={"visibility_timeout": max(3600, settings.stuck_after_s * 2)},
+    beat_schedule={
+        "sweep": {"task": "worker.tasks.sweep", "schedule": float(settings.sweep_interval_s)},
+    },
+    worker_hijack_root_logger=False,
+)

@@ -1,0 +1,87 @@
+"""Celery tasks: grade one submission, sweep lost jobs, regrade."""
+from __future__ import annotations
+
+import logging
+import tempfile
+from dataclasses import replace
+from datetime import timedelta
+from pathlib import Path
+
+from sqlalchemy.exc import OperationalError
+
+from api.config import get_settings
+from api.crud import submissions
+from api.db import session_factory
+from api.models import Assignment, utcnow
+from grader.config import GraderConfig
+from grader.grade import GraderError, grade_handin
+from grader.sandbox import Limits
+from worker.celery_app import app
+from worker.queue import enqueue
+
+log = logging.getLogger(__name__)
+
+
+def grader_config(assignment: Assignment) -> GraderConfig:
+    settings = get_settings()
+    limits = replace(Limits(), wall_seconds=settings.sandbox_wall_seconds, cpu_seconds=settings.sandbox_cpu_seconds,
+                     memory_bytes=settings.sandbox_memory_bytes, processes=settings.sandbox_processes)
+    options = {"image": settings.docker_image} if settings.sandbox == "docker" else {}
+    return GraderConfig(sandbox=settings.sandbox, runtime=assignment.runtime, runtimes_dir=settings.runtimes_dir,
+                        limits=limits, sandbox_options=options)
+
+
+@app.task(
+    bind=True,
+    autoretry_for=(GraderError, OperationalError),  # infrastructure, not the student's code
+    retry_backoff=5,
+    retry_backoff_max=120,
+    max_retries=get_settings().grading_retries,
+)
+def grade_submission(self, submission_id: int) -> None:
+    """Grades one submission and stores the report in one transaction. Safe to run twice."""
+    session_maker = session_factory()
+    with session_maker() as session:
+        submission = submissions.mark_running(session, submission_id)
+        if submission is None:
+            log.info("submission %s already graded or gone: nothing to do", submission_id,
+                     extra={"submission_id": submission_id})
+            return
+        data = submissions.blob_bytes(session, submission)
+        config = grader_config(submission.assignment)
+    log.info("grading submission %s (attempt %s)", submission_id, self.request.retries + 1,
+             extra={"submission_id": submission_id})
+    try:
+        with tempfile.TemporaryDirectory(prefix="job-") as scratch:
+            archive = Path(scratch) / "handin.tar"
+            archive.write_bytes(data)
+            report = grade_handin(archive, config)
+    except GraderError as error:
+        if self.request.retries >= self.max_retries:
+            with session_maker() as session:
+                submissions.mark_error(session, submission_id, f"the grader could not run: {error}")
+            log.error("submission %s: grader error, giving up: %s", submission_id, error,
+                      extra={"submission_id": submission_id})
+            return
+        raise
+    with session_maker() as session:
+        submissions.store_report(session, submission_id, report.to_dict())
+    log.info("graded submission %s: %s/%s", submission_id, report.total, report.max,
+             extra={"submission_id": submission_id})
+
+
+@app.task
+def sweep() -> int:
+    """Sends again the jobs a broker outage or a dead worker left behind; returns how many."""
+    settings = get_settings()
+    now = utcnow()
+    with session_factory()() as session:
+        ids = submissions.due_for_requeue(session, now - timedelta(seconds=settings.requeue_after_s),
+                                          now - timedelta(seconds=settings.stuck_after_s))
+        for submission_id in ids:
+            submission = session.get(submissions.Submission, submission_id)
+            submissions.requeue(session, submission)
+    sent = sum(enqueue(submission_id) for submission_id in ids)
+    if ids:
+        log.info("sweeper re-sent %s of %s submission(s)", sent, len(ids))
+    return sent
