@@ -2,14 +2,43 @@
 from __future__ import annotations
 
 import io
+import os
 import tarfile
 from collections.abc import Callable
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from grader.paths import HANDOUT_DIR
 from grader.reference import build_reference_mytorch
+
+
+from tests_support import TEST_DATABASE, TEST_DATABASE_ADMIN_URL, TEST_REDIS_URL
+
+
+def pytest_configure(config) -> None:
+    """Points the service at a new PostgreSQL database and a Redis database of its own."""
+    with psycopg.connect(TEST_DATABASE_ADMIN_URL, autocommit=True) as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{TEST_DATABASE}"')
+        connection.execute(f'CREATE DATABASE "{TEST_DATABASE}"')
+    admin = psycopg.conninfo.conninfo_to_dict(TEST_DATABASE_ADMIN_URL)
+    os.environ["DATABASE_URL"] = (f"postgresql+psycopg://{admin.get('user', 'postgres')}@{admin.get('host')}:"
+                                  f"{admin.get('port', 5432)}/{TEST_DATABASE}")
+    os.environ["BROKER_URL"] = TEST_REDIS_URL
+    os.environ["SECRET_KEY"] = "test-secret-key"
+    os.environ.setdefault("SANDBOX", "bwrap")
+    import redis
+
+    redis.Redis.from_url(TEST_REDIS_URL).flushdb()
+
+
+def pytest_unconfigure(config) -> None:
+    from api.db import get_engine
+
+    get_engine().dispose()
+    with psycopg.connect(TEST_DATABASE_ADMIN_URL, autocommit=True) as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{TEST_DATABASE}" WITH (FORCE)')
 
 
 def tar_folder(root: Path, arcname: str = "mytorch") -> bytes:

@@ -1,0 +1,87 @@
+"""Fixtures for the service: a migrated PostgreSQL database, clients for each role, the live service."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from service import PROJECT, running_service
+from sqlalchemy import text
+
+from api.crud import users
+from api.db import session_factory
+from api.models import Assignment, Base, Role
+
+PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture(scope="session")
+def migrated() -> None:
+    subprocess.run([str(Path(sys.executable).parent / "alembic"), "upgrade", "head"], cwd=PROJECT, check=True,
+                   capture_output=True, env=os.environ.copy())
+
+
+@pytest.fixture
+def db(migrated):
+    """A session on an emptied database (every table truncated before the test)."""
+    with session_factory()() as session:
+        tables = ", ".join(table.name for table in reversed(Base.metadata.sorted_tables))
+        session.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+        session.commit()
+        yield session
+
+
+@pytest.fixture
+def assignment(db) -> Assignment:
+    now = datetime.now(UTC)
+    row = Assignment(slug="hw1-bonus", title="HW1 Bonus", due_at=now + timedelta(days=1),
+                     late_deadline_at=now + timedelta(days=3), late_penalty_per_day=0.1, max_submissions=5)
+    db.add(row)
+    db.commit()
+    return row
+
+
+@pytest.fixture
+def make_user(db):
+    def make(username: str, role: Role = Role.student):
+        user, _ = users.upsert_user(db, username, role=role, password=PASSWORD)
+        token = users.issue_token(db, user, "test")
+        db.commit()
+        return user, token
+
+    return make
+
+
+@pytest.fixture
+def app_client(db) -> TestClient:
+    from api.main import create_app
+
+    with TestClient(create_app()) as client:
+        yield client
+
+
+@pytest.fixture
+def as_user(make_user, app_client):
+    """as_user(username, role) -> a TestClient-like caller that sends that user's bearer token."""
+
+    def client_for(username: str, role: Role = Role.student) -> TestClient:
+        from api.main import create_app
+
+        _, token = make_user(username, role)
+        client = TestClient(create_app())
+        client.headers["Authorization"] = f"Bearer {token}"
+        return client
+
+    return client_for
+
+
+@pytest.fixture(scope="module")
+def live_service(migrated, tmp_path_factory):
+    """The API and a Celery worker as real processes on PostgreSQL and Redis."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    with running_service(env, tmp_path_factory.mktemp("service-logs")) as service:
+        yield service

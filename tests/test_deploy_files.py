@@ -1,0 +1,68 @@
+"""The Dockerfile and docker-compose.yml agree with the code (no Docker engine runs here to try them)."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import yaml
+
+from api.config import Settings
+
+PROJECT = Path(__file__).resolve().parent.parent
+COMPOSE = yaml.safe_load((PROJECT / "docker-compose.yml").read_text())
+DOCKERFILE = (PROJECT / "Dockerfile").read_text()
+
+
+def instructions() -> list[tuple[str, str]]:
+    text = re.sub(r"\\\n", " ", DOCKERFILE)
+    return [tuple(line.split(None, 1)) for line in text.splitlines() if line.strip() and not line.startswith("#")]
+
+
+def test_dockerfile_installs_bubblewrap_and_the_runtime_and_runs_as_non_root():
+    steps = instructions()
+    assert steps[0][0] == "FROM" and "python:3.11-slim" in steps[0][1]
+    runs = " ".join(arg for op, arg in steps if op == "RUN")
+    assert "bubblewrap" in runs
+    assert "grader runtime build default" in runs
+    users = [arg for op, arg in steps if op == "USER"]
+    assert users and users[-1] not in ("root", "0")
+    for op, arg in steps:
+        if op == "COPY":
+            for source in arg.split()[:-1]:
+                assert (PROJECT / source).exists(), source
+    cmd = next(arg for op, arg in reversed(steps) if op == "CMD")
+    assert "api.main:app" in cmd
+
+
+def test_compose_has_the_services_with_healthchecks():
+    services = COMPOSE["services"]
+    assert {"postgres", "redis", "migrate", "api", "worker"} <= set(services)
+    for name in ("postgres", "redis", "api", "worker"):
+        assert "healthcheck" in services[name], name
+    assert services["migrate"]["command"] == ["alembic", "upgrade", "head"]
+    assert services["api"]["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
+    assert services["api"]["ports"] == ["8000:8000"]
+    assert COMPOSE["volumes"].keys() >= {"pgdata", "redisdata"}
+
+
+def test_compose_environment_names_real_settings_and_points_at_its_services():
+    settings_fields = {name.upper() for name in Settings.model_fields}
+    for name in ("api", "worker", "migrate"):
+        environment = COMPOSE["services"][name]["environment"]
+        unknown = set(environment) - settings_fields
+        assert not unknown, f"{name} sets unknown settings {unknown}"
+        assert "@postgres:5432/" in environment["DATABASE_URL"]
+        assert environment["BROKER_URL"].startswith("redis://redis:6379")
+    postgres = COMPOSE["services"]["postgres"]["environment"]
+    database_url = COMPOSE["services"]["api"]["environment"]["DATABASE_URL"]
+    assert database_url.endswith(f"/{postgres['POSTGRES_DB']}")
+    assert f"{postgres['POSTGRES_USER']}:{postgres['POSTGRES_PASSWORD']}@" in database_url
+
+
+def test_compose_commands_name_modules_that_exist():
+    worker = COMPOSE["services"]["worker"]["command"]
+    assert worker[:3] == ["celery", "-A", "worker.celery_app"]
+    api = COMPOSE["services"]["api"]["command"]
+    assert "api.main:app" in api
+    for module in ("worker/celery_app.py", "api/main.py"):
+        assert (PROJECT / module).exists()
