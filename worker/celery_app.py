@@ -17,9 +17,12 @@ app.conf.update(
     worker_prefetch_multiplier=1,  # one job at a time per process: a slow job never holds others back
     task_default_queue="grading",
     broker_connection_retry_on_startup=True,
-    broker_transport_options={"visibility_timeout": max(3600, settings.stuck_after_s * 2)},
     beat_schedule={
         "sweep": {"task": "worker.tasks.sweep", "schedule": float(settings.sweep_interval_s)},
     },
     worker_hijack_root_logger=False,
 )
+if settings.broker_url.startswith(("redis://", "rediss://")):
+    # An unacknowledged job goes back to the queue after this long (its worker died without saying so).
+    app.conf.broker_transport_options = {"visibility_timeout": max(3600, settings.stuck_after_s * 2),
+                                         "socket_connect_timeout": 5}

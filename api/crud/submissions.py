@@ -105,10 +105,13 @@ class Counted:
 
 
 def counted_submissions(session: Session, assignment: Assignment) -> dict[int, Counted]:
-    """user_id -> their counted graded submission: the latest, or the best after penalties."""
+    """user_id -> their counted submission: the latest scored, or the best after penalties.
+
+    A submission being regraded keeps counting with its previous score until the new one is stored.
+    """
     rows = session.execute(
         select(Submission.id, Submission.user_id, Submission.version, Submission.total, Submission.late_days)
-        .where(Submission.assignment_id == assignment.id, Submission.status == Status.graded)
+        .where(Submission.assignment_id == assignment.id, Submission.total.is_not(None))
     ).all()
     counted: dict[int, Counted] = {}
     for row in rows:

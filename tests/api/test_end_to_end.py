@@ -67,9 +67,9 @@ def test_wrong_variant_gets_its_partial_score_through_the_service(live_service, 
 def test_regrade_of_every_counted_submission_keeps_one_score_each(live_service, course, make_handin):
     with live_service.client(course["ta"]) as ta:
         before = ta.get("/api/v1/assignments/hw1-bonus/all-submissions").json()["total"]
-        queued = ta.post("/api/v1/assignments/hw1-bonus/regrade").json()["queued"]
         board = ta.get("/api/v1/assignments/hw1-bonus/scoreboard").json()
         ids = [row["submission_id"] for row in board["rows"] if row["submission_id"]]
+        queued = ta.post("/api/v1/assignments/hw1-bonus/regrade").json()["queued"]
         assert queued == len(ids) >= 2
         for submission_id in ids:
             graded = live_service.wait_graded(ta, submission_id)
