@@ -1,4 +1,5 @@
 """Admin command line: users, roster import, tokens, assignments, regrades, grade export, demo seed."""
+
 from __future__ import annotations
 
 import csv
@@ -14,7 +15,9 @@ from api.crud import assignments, scoreboard, submissions, users
 from api.db import session_factory
 from api.models import Assignment, Role, Scoring
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help="Administer the HW1 Bonus grading service.")
+app = typer.Typer(
+    add_completion=False, no_args_is_help=True, help="Administer the HW1 Bonus grading service."
+)
 token_app = typer.Typer(no_args_is_help=True, help="Issue and revoke API tokens.")
 app.add_typer(token_app, name="token")
 console = Console()
@@ -47,21 +50,30 @@ def need_assignment(db, slug: str) -> Assignment:
 
 
 @app.command("create-user")
-def create_user(username: str, role: Role = typer.Option(Role.student), name: str = "", email: str = "",
-                password: str | None = typer.Option(None, help="random if omitted (printed once)")) -> None:
+def create_user(
+    username: str,
+    role: Role = typer.Option(Role.student),
+    name: str = "",
+    email: str = "",
+    password: str | None = typer.Option(None, help="random if omitted (printed once)"),
+) -> None:
     """Create or update a user."""
     from api.security import random_password
 
     password = password or random_password()
     with session() as db:
-        user, created = users.upsert_user(db, username, display_name=name, email=email, role=role, password=password)
+        user, created = users.upsert_user(
+            db, username, display_name=name, email=email, role=role, password=password
+        )
         db.commit()
     console.print(f"{'created' if created else 'updated'} {user.role} {username} (password: {password})")
 
 
 @app.command("import-roster")
-def import_roster(csv_file: Path = typer.Argument(..., exists=True, help="columns: username,name,email,role"),
-                  passwords_out: Path | None = typer.Option(None, help="write new users' passwords here (CSV)")) -> None:
+def import_roster(
+    csv_file: Path = typer.Argument(..., exists=True, help="columns: username,name,email,role"),
+    passwords_out: Path | None = typer.Option(None, help="write new users' passwords here (CSV)"),
+) -> None:
     """Create or update users from a roster CSV; new users get a random password."""
     from api.security import random_password
 
@@ -70,7 +82,9 @@ def import_roster(csv_file: Path = typer.Argument(..., exists=True, help="column
         reader = csv.DictReader(handle)
         missing = {"username"} - set(reader.fieldnames or [])
         if missing:
-            console.print("[red]the roster needs a header row with at least: username (and name, email, role)[/red]")
+            console.print(
+                "[red]the roster needs a header row with at least: username (and name, email, role)[/red]"
+            )
             raise typer.Exit(1)
         count = 0
         for line, row in enumerate(reader, start=2):
@@ -81,8 +95,14 @@ def import_roster(csv_file: Path = typer.Argument(..., exists=True, help="column
                 raise typer.Exit(1)
             existing = users.get_by_username(db, username)
             password = None if existing else random_password()
-            users.upsert_user(db, username, display_name=(row.get("name") or "").strip(),
-                              email=(row.get("email") or "").strip(), role=Role(role_text), password=password)
+            users.upsert_user(
+                db,
+                username,
+                display_name=(row.get("name") or "").strip(),
+                email=(row.get("email") or "").strip(),
+                role=Role(role_text),
+                password=password,
+            )
             if password:
                 new_passwords.append((username, password))
             count += 1
@@ -104,7 +124,9 @@ def token_issue(username: str, name: str = typer.Option("cli", help="a label for
 
 
 @token_app.command("revoke")
-def token_revoke(username: str, prefix: str | None = typer.Option(None, help="only the token starting so")) -> None:
+def token_revoke(
+    username: str, prefix: str | None = typer.Option(None, help="only the token starting so")
+) -> None:
     """Revoke a user's tokens (all of them unless --prefix)."""
     with session() as db:
         count = users.revoke_tokens(db, need_user(db, username), prefix)
@@ -131,13 +153,23 @@ def assignment_upsert(
             if not (title and due):
                 console.print("[red]a new assignment needs --title and --due[/red]")
                 raise typer.Exit(1)
-            assignment = Assignment(slug=slug, title=title, due_at=parse_when(due),
-                                    late_deadline_at=parse_when(late_deadline or due))
+            assignment = Assignment(
+                slug=slug,
+                title=title,
+                due_at=parse_when(due),
+                late_deadline_at=parse_when(late_deadline or due),
+            )
             db.add(assignment)
-        changes = {"title": title, "due_at": due and parse_when(due),
-                   "late_deadline_at": late_deadline and parse_when(late_deadline),
-                   "late_penalty_per_day": penalty_per_day, "late_penalty_cap": penalty_cap,
-                   "max_submissions": max_submissions, "scoring": scoring, "public_scoreboard": public_scoreboard}
+        changes = {
+            "title": title,
+            "due_at": due and parse_when(due),
+            "late_deadline_at": late_deadline and parse_when(late_deadline),
+            "late_penalty_per_day": penalty_per_day,
+            "late_penalty_cap": penalty_cap,
+            "max_submissions": max_submissions,
+            "scoring": scoring,
+            "public_scoreboard": public_scoreboard,
+        }
         for field, value in changes.items():
             if value is not None:
                 setattr(assignment, field, value)
@@ -145,12 +177,16 @@ def assignment_upsert(
             console.print("[red]the late deadline cannot be before the due date[/red]")
             raise typer.Exit(1)
         db.commit()
-        console.print(f"assignment {slug}: due {assignment.due_at:%Y-%m-%d %H:%M} UTC, "
-                      f"late deadline {assignment.late_deadline_at:%Y-%m-%d %H:%M} UTC")
+        console.print(
+            f"assignment {slug}: due {assignment.due_at:%Y-%m-%d %H:%M} UTC, "
+            f"late deadline {assignment.late_deadline_at:%Y-%m-%d %H:%M} UTC"
+        )
 
 
 @app.command()
-def regrade(slug: str = typer.Argument(None), submission: int = typer.Option(None, help="one submission id")) -> None:
+def regrade(
+    slug: str = typer.Argument(None), submission: int = typer.Option(None, help="one submission id")
+) -> None:
     """Regrade one submission, or the counted submission of every student of an assignment."""
     from worker.queue import enqueue
 
@@ -174,7 +210,9 @@ def regrade(slug: str = typer.Argument(None), submission: int = typer.Option(Non
 
 
 @app.command("export-grades")
-def export_grades(slug: str, output: Path | None = typer.Option(None, "-o", help="file (default: stdout)")) -> None:
+def export_grades(
+    slug: str, output: Path | None = typer.Option(None, "-o", help="file (default: stdout)")
+) -> None:
     """Export the counted score of every student as CSV."""
     from api.routes.staff import grades_csv
 
@@ -195,17 +233,32 @@ def seed_demo() -> None:
     now = datetime.now(UTC)
     with session() as db:
         if assignments.get(db, "hw1-bonus") is None:
-            db.add(Assignment(slug="hw1-bonus", title="HW1 Bonus: Adam, Dropout and BatchNorm",
-                              due_at=now + timedelta(days=7), late_deadline_at=now + timedelta(days=10),
-                              late_penalty_per_day=0.1, late_penalty_cap=0.3, max_submissions=50))
+            db.add(
+                Assignment(
+                    slug="hw1-bonus",
+                    title="HW1 Bonus: Adam, Dropout and BatchNorm",
+                    due_at=now + timedelta(days=7),
+                    late_deadline_at=now + timedelta(days=10),
+                    late_penalty_per_day=0.1,
+                    late_penalty_cap=0.3,
+                    max_submissions=50,
+                )
+            )
         logins = []
-        for username, name, role in (("ta", "Teaching Assistant", Role.ta), ("alice", "Alice Liddell", Role.student),
-                                     ("bob", "Bob Builder", Role.student), ("carol", "Carol Danvers", Role.student)):
+        for username, name, role in (
+            ("ta", "Teaching Assistant", Role.ta),
+            ("alice", "Alice Liddell", Role.student),
+            ("bob", "Bob Builder", Role.student),
+            ("carol", "Carol Danvers", Role.student),
+        ):
             password = random_password()
             user, _ = users.upsert_user(db, username, display_name=name, role=role, password=password)
             logins.append((username, role.value, password, user))
-        tokens = {username: users.issue_token(db, user, "demo") for username, _, _, user in logins
-                  if username == "alice"}
+        tokens = {
+            username: users.issue_token(db, user, "demo")
+            for username, _, _, user in logins
+            if username == "alice"
+        }
         db.commit()
     table = Table(title="Demo course logins (http://127.0.0.1:8000)")
     for column in ("username", "role", "password"):
@@ -214,5 +267,6 @@ def seed_demo() -> None:
         table.add_row(username, role, password)
     console.print(table)
     console.print(f"API token for alice: {tokens['alice']}")
-    console.print("  python handout/submit.py handin.tar --server http://127.0.0.1:8000 "
-                  f"--token {tokens['alice']}")
+    console.print(
+        f"  python handout/submit.py handin.tar --server http://127.0.0.1:8000 --token {tokens['alice']}"
+    )

@@ -3,6 +3,7 @@
 Every setting can be given as an environment variable of the same name in upper
 case, e.g. DATABASE_URL=postgresql+psycopg://user@host/db BROKER_URL=redis://host:6379/0.
 """
+
 from __future__ import annotations
 
 from functools import lru_cache
@@ -25,7 +26,9 @@ class Settings(BaseSettings):
     broker_url: str = f"sqla+sqlite:///{VAR_DIR / 'broker.db'}"
 
     # Web
-    secret_key: str = Field("dev-insecure-change-me", description="signs session cookies; set it in production")
+    secret_key: str = Field(
+        "dev-insecure-change-me", description="signs session cookies; set it in production"
+    )
     session_max_age_s: int = 8 * 3600
     secure_cookies: bool = False  # set True behind HTTPS
     public_url: str = "http://127.0.0.1:8000"

@@ -1,4 +1,5 @@
 """Database engine and sessions."""
+
 from __future__ import annotations
 
 from collections.abc import Iterator

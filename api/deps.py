@@ -1,4 +1,5 @@
 """Request dependencies: database session, current user (session cookie or bearer token), roles."""
+
 from __future__ import annotations
 
 from typing import Annotated
@@ -15,13 +16,19 @@ SessionDep = Annotated[Session, Depends(get_session)]
 bearer = HTTPBearer(auto_error=False, description="an API token from `python -m api token issue`")
 
 
-def optional_user(request: Request, session: SessionDep,
-                  credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> User | None:
+def optional_user(
+    request: Request,
+    session: SessionDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> User | None:
     if credentials is not None:
         user = users.user_for_token(session, credentials.credentials)
         if user is None:
-            raise HTTPException(status.HTTP_401_UNAUTHORIZED, "invalid or revoked API token",
-                                headers={"WWW-Authenticate": "Bearer"})
+            raise HTTPException(
+                status.HTTP_401_UNAUTHORIZED,
+                "invalid or revoked API token",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
         session.commit()  # last_used_at
         return user
     user_id = request.session.get("user_id")
@@ -33,8 +40,11 @@ def optional_user(request: Request, session: SessionDep,
 
 def current_user(user: Annotated[User | None, Depends(optional_user)]) -> User:
     if user is None:
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "log in, or send an API token as 'Authorization: Bearer'",
-                            headers={"WWW-Authenticate": "Bearer"})
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            "log in, or send an API token as 'Authorization: Bearer'",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
     return user
 
 

@@ -1,4 +1,5 @@
 """Refuses request bodies over the upload limit before they are read (413), without buffering them."""
+
 from __future__ import annotations
 
 import json
@@ -52,9 +53,21 @@ class BodySizeLimit:
                 await self.refuse(send)
 
     async def refuse(self, send: Send) -> None:
-        body = json.dumps({"detail": f"the file is too large: the limit is {self.max_bytes // (1024 * 1024)} MB "
-                                     f"({self.max_bytes} bytes)"}).encode()
-        await send({"type": "http.response.start", "status": 413,
-                    "headers": [(b"content-type", b"application/json"), (b"connection", b"close"),
-                                (b"content-length", str(len(body)).encode())]})
+        body = json.dumps(
+            {
+                "detail": f"the file is too large: the limit is {self.max_bytes // (1024 * 1024)} MB "
+                f"({self.max_bytes} bytes)"
+            }
+        ).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"connection", b"close"),
+                    (b"content-length", str(len(body)).encode()),
+                ],
+            }
+        )
         await send({"type": "http.response.body", "body": body})

@@ -1,4 +1,5 @@
 """Tables of the service (SQLAlchemy 2). Schema changes go through an Alembic migration."""
+
 from __future__ import annotations
 
 import enum
@@ -110,7 +111,9 @@ class Assignment(Base):
     late_penalty_per_day: Mapped[float] = mapped_column(Float, default=0.0)  # fraction of the score per day
     late_penalty_cap: Mapped[float | None] = mapped_column(Float)  # largest total fraction taken, if any
     max_submissions: Mapped[int | None] = mapped_column(Integer)
-    scoring: Mapped[Scoring] = mapped_column(Enum(Scoring, native_enum=False, length=16), default=Scoring.latest)
+    scoring: Mapped[Scoring] = mapped_column(
+        Enum(Scoring, native_enum=False, length=16), default=Scoring.latest
+    )
     max_score: Mapped[float] = mapped_column(Float, default=25.0)
     runtime: Mapped[str] = mapped_column(String(64), default="default")
     public_scoreboard: Mapped[bool] = mapped_column(Boolean, default=True)
@@ -138,8 +141,9 @@ class Submission(Base):
     version: Mapped[int] = mapped_column(Integer)  # 1, 2, ... per student and assignment
     blob_sha256: Mapped[str] = mapped_column(ForeignKey("blobs.sha256"))
     size: Mapped[int] = mapped_column(Integer)
-    status: Mapped[Status] = mapped_column(Enum(Status, native_enum=False, length=16), default=Status.queued,
-                                           index=True)
+    status: Mapped[Status] = mapped_column(
+        Enum(Status, native_enum=False, length=16), default=Status.queued, index=True
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     enqueued_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # when a grading task was last sent
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

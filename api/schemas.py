@@ -1,4 +1,5 @@
 """Response and request bodies of the JSON API."""
+
 from __future__ import annotations
 
 from datetime import datetime

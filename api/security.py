@@ -1,4 +1,5 @@
 """Passwords (argon2 through pwdlib), API tokens (stored as sha256) and nicknames."""
+
 from __future__ import annotations
 
 import hashlib
@@ -9,10 +10,50 @@ from pwdlib import PasswordHash
 TOKEN_PREFIX = "hw1_"
 _passwords = PasswordHash.recommended()
 
-ADJECTIVES = ("amber", "brisk", "calm", "daring", "eager", "fuzzy", "gentle", "hidden", "icy", "jolly",
-              "keen", "lucky", "mellow", "nimble", "odd", "proud", "quiet", "rapid", "sunny", "tidy")
-ANIMALS = ("otter", "falcon", "badger", "heron", "lynx", "panda", "quokka", "raven", "tapir", "walrus",
-           "yak", "zebra", "koala", "ibis", "gecko", "moose", "newt", "orca", "puffin", "stoat")
+ADJECTIVES = (
+    "amber",
+    "brisk",
+    "calm",
+    "daring",
+    "eager",
+    "fuzzy",
+    "gentle",
+    "hidden",
+    "icy",
+    "jolly",
+    "keen",
+    "lucky",
+    "mellow",
+    "nimble",
+    "odd",
+    "proud",
+    "quiet",
+    "rapid",
+    "sunny",
+    "tidy",
+)
+ANIMALS = (
+    "otter",
+    "falcon",
+    "badger",
+    "heron",
+    "lynx",
+    "panda",
+    "quokka",
+    "raven",
+    "tapir",
+    "walrus",
+    "yak",
+    "zebra",
+    "koala",
+    "ibis",
+    "gecko",
+    "moose",
+    "newt",
+    "orca",
+    "puffin",
+    "stoat",
+)
 
 
 def hash_password(password: str) -> str:

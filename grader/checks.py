@@ -2,6 +2,7 @@
 
 Each returns None when the check passes, or a message a student can act on.
 """
+
 from __future__ import annotations
 
 import numpy as np

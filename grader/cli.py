@@ -1,9 +1,10 @@
 """Command line of the grader: grade a handin, regenerate expected answers, build runtimes."""
+
 from __future__ import annotations
 
 import json
 import sys
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 
 import typer
@@ -19,7 +20,7 @@ runtime_app = typer.Typer(no_args_is_help=True, help="Build and inspect sandbox 
 app.add_typer(runtime_app, name="runtime")
 
 
-class Format(str, Enum):
+class Format(StrEnum):
     table = "table"
     json = "json"
     autolab = "autolab"
@@ -39,7 +40,9 @@ def grade(
 
     from grader.sandbox import Limits
 
-    config = GraderConfig(sandbox=sandbox, runtime=runtime, limits=replace(Limits(), wall_seconds=wall_seconds))
+    config = GraderConfig(
+        sandbox=sandbox, runtime=runtime, limits=replace(Limits(), wall_seconds=wall_seconds)
+    )
     try:
         report = grade_handin(handin, config)
     except GraderError as error:
@@ -53,8 +56,13 @@ def grade(
     for column in ("test", "points", "max", "message"):
         table.add_column(column, overflow="fold")
     for test in report.tests:
-        table.add_row(test.name, f"{test.points:g}", f"{test.max_points:g}", test.message,
-                      style=None if test.passed else "red")
+        table.add_row(
+            test.name,
+            f"{test.points:g}",
+            f"{test.max_points:g}",
+            test.message,
+            style=None if test.passed else "red",
+        )
     if output_format is Format.autolab:
         print(report.log)
         console.print(table)
@@ -62,12 +70,16 @@ def grade(
         print(report.autolab_line())
         return
     console.print(table)
-    console.print(f"runtime: python {report.runtime['python']}, numpy {report.runtime['numpy']}, "
-                  f"scipy {report.runtime['scipy']}; sandbox {report.sandbox}; {report.duration_s:.1f} s")
+    console.print(
+        f"runtime: python {report.runtime['python']}, numpy {report.runtime['numpy']}, "
+        f"scipy {report.runtime['scipy']}; sandbox {report.sandbox}; {report.duration_s:.1f} s"
+    )
 
 
 @app.command()
-def expected(check: bool = typer.Option(False, help="only report whether the shipped files are current")) -> None:
+def expected(
+    check: bool = typer.Option(False, help="only report whether the shipped files are current"),
+) -> None:
     """Regenerate the handout's expected answers from the reference solution."""
     from grader import expected as answers
 
@@ -86,7 +98,9 @@ def runtime_build(
     name: str = typer.Argument("default"),
     if_needed: bool = typer.Option(False, "--if-needed", help="skip when already built from the same pins"),
     root: Path = typer.Option(runtimes.RUNTIMES_DIR, help="folder that holds the runtimes"),
-    base_python: str | None = typer.Option(None, help="interpreter to build on (default: /usr/bin/python3.11)"),
+    base_python: str | None = typer.Option(
+        None, help="interpreter to build on (default: /usr/bin/python3.11)"
+    ),
 ) -> None:
     """Build a sandbox runtime (a pinned venv) from grader/runtime/NAME.txt."""
     if if_needed and runtimes.is_current(name, root):
@@ -97,7 +111,10 @@ def runtime_build(
     except runtimes.RuntimeMissing as error:
         print(error, file=sys.stderr)
         raise typer.Exit(2) from error
-    print(f"built runtime {name}: python {manifest['python']}, numpy {manifest['numpy']}, scipy {manifest['scipy']}")
+    print(
+        f"built runtime {name}: python {manifest['python']}, numpy {manifest['numpy']}, "
+        f"scipy {manifest['scipy']}"
+    )
 
 
 @runtime_app.command("list")

@@ -1,4 +1,5 @@
 """Trusted comparison of one test's recorded numbers against the reference's."""
+
 from __future__ import annotations
 
 import re
@@ -14,8 +15,11 @@ DIAGNOSTIC = "diagnostic/"
 _STEP = re.compile(r"^(train|eval)(\d+)\.")
 _LINEAR = re.compile(r"^linear(\d+)\.(dW|db|W)$")
 _WHAT = {"y": "output", "dx": "gradient of the input x", "eval.y": "output in eval mode"}
-_LINEAR_WHAT = {"dW": "gradient of Linear #{}'s weight", "db": "gradient of Linear #{}'s bias",
-                "W": "Linear #{}'s weight after the optimizer step"}
+_LINEAR_WHAT = {
+    "dW": "gradient of Linear #{}'s weight",
+    "db": "gradient of Linear #{}'s bias",
+    "W": "Linear #{}'s weight after the optimizer step",
+}
 
 
 def describe_quantity(name: str) -> str:
@@ -23,7 +27,7 @@ def describe_quantity(name: str) -> str:
     rest, step = name, ""
     if match := _STEP.match(name):
         step = f"{match[1]} step {int(match[2]) + 1}, "
-        rest = name[match.end():]
+        rest = name[match.end() :]
     if match := _LINEAR.match(rest):
         what = _LINEAR_WHAT[match[2]].format(match[1])
     else:
@@ -34,9 +38,9 @@ def describe_quantity(name: str) -> str:
 def graded_quantities(case: str, expected: dict[str, np.ndarray]) -> list[tuple[str, np.ndarray]]:
     prefix = f"{case}/"
     return [
-        (key[len(prefix):], value)
+        (key[len(prefix) :], value)
         for key, value in expected.items()
-        if key.startswith(prefix) and not key[len(prefix):].startswith(DIAGNOSTIC)
+        if key.startswith(prefix) and not key[len(prefix) :].startswith(DIAGNOSTIC)
     ]
 
 
@@ -45,14 +49,21 @@ def error_message(record: CaseRecord) -> str:
     return f"your code raised {record.error}{where}"
 
 
-def compare_test(test, record: CaseRecord | None, expected: dict[str, np.ndarray], missing: str) -> TestResult:
+def compare_test(
+    test, record: CaseRecord | None, expected: dict[str, np.ndarray], missing: str
+) -> TestResult:
     """Scores one rubric test. `missing` explains an absent record (e.g. the run was killed)."""
 
     def result(passed: bool, message: str) -> TestResult:
         return TestResult(
-            name=test.name, autolab=test.autolab, problem=test.problem,
-            points=float(test.points) if passed else 0.0, max_points=float(test.points),
-            passed=passed, message=message, where=None if record is None else record.where,
+            name=test.name,
+            autolab=test.autolab,
+            problem=test.problem,
+            points=float(test.points) if passed else 0.0,
+            max_points=float(test.points),
+            passed=passed,
+            message=message,
+            where=None if record is None else record.where,
         )
 
     if record is None:

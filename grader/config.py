@@ -1,4 +1,5 @@
 """What a grading run needs to know: sandbox backend, runtime, limits and where the rubric is."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field

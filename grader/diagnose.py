@@ -1,4 +1,5 @@
 """Explains a wrong dropout output: a valid dropout with another mask, unscaled survivors, no drop."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -16,7 +17,9 @@ def explain_dropout(
     if output.shape != dropout_input.shape or not np.all(np.isfinite(output)):
         return None
     zero = np.isclose(output, 0.0, rtol=0, atol=atol)
-    if np.allclose(output, dropout_input, rtol=rtol, atol=atol) and not np.allclose(dropout_input, 0, atol=atol):
+    if np.allclose(output, dropout_input, rtol=rtol, atol=atol) and not np.allclose(
+        dropout_input, 0, atol=atol
+    ):
         return "your output equals the input: nothing was dropped in training mode (is is_train passed on?)"
     scaled = np.isclose(output, dropout_input / (1 - p), rtol=rtol, atol=atol)
     if np.all(zero | scaled):

@@ -4,6 +4,7 @@ The reference mytorch runs through the same harness as a student's, on the host
 (it is our own code), with the current numpy; legacy np.random streams are the
 same in every numpy version, so the answers hold for the sandbox runtime too.
 """
+
 from __future__ import annotations
 
 import sys
@@ -32,8 +33,21 @@ def compute(autograder_dir: Path = AUTOGRADER_DIR, handout_dir: Path = HANDOUT_D
         host = get_sandbox("unsafe-process", warn=False)
         for problem in rubric.PROBLEMS:
             cases = [test.case for test in rubric.tests_of(problem)]
-            run = host.run([sys.executable, "-B", str(HARNESS_DIR / "harness.py"), str(autograder_dir), scratch,
-                            problem, *cases], mounts=[], limits=Limits(), env={"PATH": "/usr/bin:/bin"}, cwd=scratch)
+            run = host.run(
+                [
+                    sys.executable,
+                    "-B",
+                    str(HARNESS_DIR / "harness.py"),
+                    str(autograder_dir),
+                    scratch,
+                    problem,
+                    *cases,
+                ],
+                mounts=[],
+                limits=Limits(),
+                env={"PATH": "/usr/bin:/bin"},
+                cwd=scratch,
+            )
             records, problems = parse_frames(run.result, set(cases))
             answers[problem] = {}
             for case in cases:

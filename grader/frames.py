@@ -1,4 +1,5 @@
 """Parses the results channel written by the sandboxed harness. Its bytes are untrusted."""
+
 from __future__ import annotations
 
 import io
@@ -90,7 +91,9 @@ def parse_frame(payload: bytes) -> CaseRecord:
     ]
     arrays = {name: value for name, value in contents.items() if value.dtype.kind in "biuf"}
     where = meta.get("where")
-    if not (isinstance(where, dict) and isinstance(where.get("file"), str) and isinstance(where.get("line"), int)):
+    if not (
+        isinstance(where, dict) and isinstance(where.get("file"), str) and isinstance(where.get("line"), int)
+    ):
         where = None
     return CaseRecord(
         case=meta["case"],

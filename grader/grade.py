@@ -1,4 +1,5 @@
 """Grades one handin: safe unpack, each problem in its own sandbox, trusted comparison, report."""
+
 from __future__ import annotations
 
 import logging
@@ -59,13 +60,21 @@ def grade_handin(archive: Path, config: GraderConfig | None = None) -> Report:
             unpacked = unpack_handin(archive, submission, config.unpack_limits)
         except HandinError as error:
             tests = [rejected(test, str(error)) for test in rubric.TESTS]
-            return Report(tests, rubric.MAX_SCORE, runtime_info, f"handin rejected: {error}\n",
-                          time.monotonic() - started, sandbox=config.sandbox)
+            return Report(
+                tests,
+                rubric.MAX_SCORE,
+                runtime_info,
+                f"handin rejected: {error}\n",
+                time.monotonic() - started,
+                sandbox=config.sandbox,
+            )
 
         log_parts = [f"unpacked {len(unpacked.files)} file(s) of mytorch/"]
         if unpacked.ignored:
-            log_parts.append(f"ignored {len(unpacked.ignored)} other member(s): {', '.join(unpacked.ignored[:10])}"
-                             + (" ..." if len(unpacked.ignored) > 10 else ""))
+            log_parts.append(
+                f"ignored {len(unpacked.ignored)} other member(s): {', '.join(unpacked.ignored[:10])}"
+                + (" ..." if len(unpacked.ignored) > 10 else "")
+            )
         sandbox = sandbox_for(config)
         mounts = [
             Mount(runtime.runtime_dir(config.runtime, config.runtimes_dir), RUNTIME),
@@ -78,20 +87,41 @@ def grade_handin(archive: Path, config: GraderConfig | None = None) -> Report:
         for problem in rubric.PROBLEMS:
             problem_tests = rubric.tests_of(problem)
             run = sandbox.run(
-                [f"{RUNTIME}/bin/python", "-B", "-E", "-s", f"{HARNESS}/harness.py", AUTOGRADER, SUBMISSION,
-                 problem, *(test.case for test in problem_tests)],
-                mounts=mounts, limits=config.limits, env=SANDBOX_ENV, cwd=SUBMISSION,
+                [
+                    f"{RUNTIME}/bin/python",
+                    "-B",
+                    "-E",
+                    "-s",
+                    f"{HARNESS}/harness.py",
+                    AUTOGRADER,
+                    SUBMISSION,
+                    problem,
+                    *(test.case for test in problem_tests),
+                ],
+                mounts=mounts,
+                limits=config.limits,
+                env=SANDBOX_ENV,
+                cwd=SUBMISSION,
             )
             cpu += run.cpu_seconds
             records, frame_problems = parse_frames(run.result, {test.case for test in problem_tests})
             expected = load_expected(problem, config.autograder_dir)
             missing = missing_reason(run, config.limits.wall_seconds)
-            results = [compare_test(test, records.get(test.case), expected, missing) for test in problem_tests]
+            results = [
+                compare_test(test, records.get(test.case), expected, missing) for test in problem_tests
+            ]
             tests.extend(results)
             log_parts.append(problem_log(problem, run, records, results, frame_problems))
 
-    return Report(tests, rubric.MAX_SCORE, runtime_info, "\n".join(log_parts) + "\n",
-                  time.monotonic() - started, cpu_s=cpu, sandbox=sandbox.name)
+    return Report(
+        tests,
+        rubric.MAX_SCORE,
+        runtime_info,
+        "\n".join(log_parts) + "\n",
+        time.monotonic() - started,
+        cpu_s=cpu,
+        sandbox=sandbox.name,
+    )
 
 
 def sandbox_for(config: GraderConfig):
@@ -108,7 +138,9 @@ def rejected(test, message: str) -> TestResult:
 def missing_reason(run: RunResult, wall_limit: float) -> str:
     """Why a test has no result, from how its sandboxed process ended."""
     if run.killed_reason == "wall-clock":
-        return f"no result: stopped at the time limit of {wall_limit:g} s (an infinite loop, or very slow code?)"
+        return (
+            f"no result: stopped at the time limit of {wall_limit:g} s (an infinite loop, or very slow code?)"
+        )
     if run.killed_reason == "cpu":
         return "no result: stopped at the CPU time limit (an infinite loop, or very slow code?)"
     if run.killed_reason == "result-too-large":
@@ -122,21 +154,32 @@ def missing_reason(run: RunResult, wall_limit: float) -> str:
     return f"no result: the grading process ended (exit code {run.exit_code}) before this test finished"
 
 
-def problem_log(problem, run: RunResult, records, results: list[TestResult], frame_problems: list[str]) -> str:
-    """The section of the grader log for one problem: how it ran, what it printed, each failure's traceback."""
-    ending = f"killed ({run.killed_reason})" if run.killed_reason else (
-        f"signal {run.signal}" if run.signal is not None else f"exit code {run.exit_code}")
-    lines = [f"== {problem}: {ending}, {run.wall_seconds:.2f} s wall, {run.cpu_seconds:.2f} s CPU "
-             f"(sandbox: {run.backend})"]
+def problem_log(
+    problem, run: RunResult, records, results: list[TestResult], frame_problems: list[str]
+) -> str:
+    """The grader log of one problem: how it ran, what it printed, each failure's traceback."""
+    ending = (
+        f"killed ({run.killed_reason})"
+        if run.killed_reason
+        else (f"signal {run.signal}" if run.signal is not None else f"exit code {run.exit_code}")
+    )
+    lines = [
+        f"== {problem}: {ending}, {run.wall_seconds:.2f} s wall, {run.cpu_seconds:.2f} s CPU "
+        f"(sandbox: {run.backend})"
+    ]
     lines += [f"   warning: {problem_text}" for problem_text in frame_problems]
     output = (run.stdout + run.stderr).decode("utf-8", "replace").strip()
     if output:
         truncated = " (truncated)" if run.stdout_truncated or run.stderr_truncated else ""
         lines += [f"-- output of your code{truncated} --", output]
     for result in results:
-        lines.append(f"{'PASS' if result.passed else 'FAIL'} {result.name}: "
-                     f"{result.points:g}/{result.max_points:g}" + ("" if result.passed else f"\n     {result.message}"))
-    tracebacks = {record.traceback for record in records.values() if record.status == "error" and record.traceback}
+        lines.append(
+            f"{'PASS' if result.passed else 'FAIL'} {result.name}: "
+            f"{result.points:g}/{result.max_points:g}" + ("" if result.passed else f"\n     {result.message}")
+        )
+    tracebacks = {
+        record.traceback for record in records.values() if record.status == "error" and record.traceback
+    }
     for text in sorted(tracebacks):
         lines += ["-- traceback --", text]
     return "\n".join(lines)

@@ -1,4 +1,5 @@
 """Where the grader finds its files (the handout's autograder, the harness, the runtimes)."""
+
 import os
 from pathlib import Path
 

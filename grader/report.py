@@ -1,4 +1,5 @@
 """The graded report: per-test results, the JSON form, and the Autolab scores line."""
+
 from __future__ import annotations
 
 import json

@@ -3,6 +3,7 @@
 The handout's `rubric.py` is the one definition of the tests, points and
 tolerances; the local autograder and the service both read it.
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -18,7 +19,9 @@ from grader.paths import AUTOGRADER_DIR
 @cache
 def load_rubric(autograder_dir: Path = AUTOGRADER_DIR) -> ModuleType:
     """Imports `rubric.py` of an autograder folder (plain data, standard library only)."""
-    spec = importlib.util.spec_from_file_location(f"rubric_{abs(hash(autograder_dir))}", autograder_dir / "rubric.py")
+    spec = importlib.util.spec_from_file_location(
+        f"rubric_{abs(hash(autograder_dir))}", autograder_dir / "rubric.py"
+    )
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

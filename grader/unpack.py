@@ -1,9 +1,12 @@
 """Safe unpacking of an untrusted handin.tar: only regular files of mytorch/, within size limits."""
+
 from __future__ import annotations
 
 import io
+import lzma
 import shutil
 import tarfile
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -13,6 +16,7 @@ PACKAGE = "mytorch"
 CHUNK = 64 * 1024
 IGNORED_NAMES = {"__pycache__", ".DS_Store", ".git", ".ipynb_checkpoints"}
 MIN_BYTES_FOR_RATIO = 1 << 20  # small archives compress well without being bombs
+READ_ERRORS = (tarfile.TarError, EOFError, OSError, ValueError, zlib.error, lzma.LZMAError)
 
 
 class HandinError(Exception):
@@ -64,7 +68,9 @@ def _check_name(name: str) -> str:
     if not name or any(ord(c) < 32 or c == "\x7f" for c in name):
         raise HandinError(f"handin.tar has a member with an invalid name: {name!r}")
     if name.startswith("/"):
-        raise HandinError(f"handin.tar has an absolute path: {name!r} (paths must be relative, like mytorch/...)")
+        raise HandinError(
+            f"handin.tar has an absolute path: {name!r} (paths must be relative, like mytorch/...)"
+        )
     parts = [part for part in PurePosixPath(name).parts if part not in ("", ".")]
     if ".." in parts:
         raise HandinError(f"handin.tar has a path that leaves the folder: {name!r}")
@@ -83,10 +89,12 @@ def _members(archive_file: BinaryIO, size: int, limits: UnpackLimits) -> Iterato
         raise HandinError(f"handin.tar is {size} bytes; the limit is {limits.max_archive_bytes} bytes")
     counter = _CountingReader(archive_file)
     try:
-        archive = tarfile.open(fileobj=io.BufferedReader(counter, CHUNK), mode="r|*")
+        archive = tarfile.open(fileobj=io.BufferedReader(counter, CHUNK), mode="r|*")  # noqa: SIM115 - closed below
     except (tarfile.TarError, OSError, EOFError) as error:
-        raise HandinError("this is not a tar archive (did you upload the right file? make it with "
-                          f"create_tarball.sh): {error}") from None
+        raise HandinError(
+            "this is not a tar archive (did you upload the right file? make it with "
+            f"create_tarball.sh): {error}"
+        ) from None
     unpacked = 0
     count = 0
     with archive:
@@ -99,7 +107,9 @@ def _members(archive_file: BinaryIO, size: int, limits: UnpackLimits) -> Iterato
                 if member.issym() or member.islnk():
                     raise HandinError(f"handin.tar contains a link, which is not allowed: {member.name!r}")
                 if not (member.isfile() or member.isdir()):
-                    raise HandinError(f"handin.tar contains a special file (device, fifo...): {member.name!r}")
+                    raise HandinError(
+                        f"handin.tar contains a special file (device, fifo...): {member.name!r}"
+                    )
                 unpacked += member.size + tarfile.BLOCKSIZE
                 if unpacked > limits.max_unpacked_bytes:
                     raise HandinError(f"handin.tar unpacks to more than {limits.max_unpacked_bytes} bytes")
@@ -107,24 +117,32 @@ def _members(archive_file: BinaryIO, size: int, limits: UnpackLimits) -> Iterato
                     raise HandinError("handin.tar is compressed suspiciously well (a compression bomb?)")
                 if name:
                     yield name, (archive, member), "file" if member.isfile() else "dir"
-        except (tarfile.TarError, EOFError, OSError, ValueError) as error:
+        except READ_ERRORS as error:
             raise HandinError(f"handin.tar is damaged or truncated: {error}") from None
 
 
 def _read_member(handle, limits: UnpackLimits) -> Iterator[bytes]:
     archive, member = handle
-    stream = archive.extractfile(member)
     remaining = member.size
-    while remaining > 0:
-        chunk = stream.read(min(CHUNK, remaining))
-        if not chunk:
-            raise HandinError(f"handin.tar is truncated in {member.name!r}")
-        remaining -= len(chunk)
-        yield chunk
+    try:
+        stream = archive.extractfile(member)
+        while remaining > 0:
+            chunk = stream.read(min(CHUNK, remaining))
+            if not chunk:
+                break
+            remaining -= len(chunk)
+            yield chunk
+    except READ_ERRORS as error:
+        raise HandinError(f"handin.tar is damaged or truncated in {member.name!r}: {error}") from None
+    if remaining:
+        raise HandinError(f"handin.tar is truncated in {member.name!r}")
 
 
 def _walk(archive_file: BinaryIO, size: int, limits: UnpackLimits, sink) -> tuple[str, list[str], list[str]]:
-    """Streams the archive; `sink(prefix, relative, chunks)` receives each kept file. Returns the chosen prefix."""
+    """Streams the archive, handing each kept file to `sink(prefix, relative, chunks)`.
+
+    Returns the chosen mytorch prefix, its files and the ignored members.
+    """
     kept: dict[str, list[str]] = {}
     ignored: list[str] = []
     for name, handle, kind in _members(archive_file, size, limits):
@@ -141,8 +159,10 @@ def _walk(archive_file: BinaryIO, size: int, limits: UnpackLimits, sink) -> tupl
             kept.setdefault(prefix, []).append(str(relative))
     candidates = [prefix for prefix, files in kept.items() if any(f.endswith(".py") for f in files)]
     if not candidates:
-        raise HandinError("no mytorch/ folder found in handin.tar; create it with create_tarball.sh "
-                          "(it must contain mytorch/ at the top level)")
+        raise HandinError(
+            "no mytorch/ folder found in handin.tar; create it with create_tarball.sh "
+            "(it must contain mytorch/ at the top level)"
+        )
     prefix = "" if "" in candidates else sorted(candidates)[0]
     ignored += [f"{other}/{path}" for other in kept if other != prefix for path in kept[other]]
     return prefix, sorted(kept[prefix]), sorted(ignored)

@@ -4,8 +4,8 @@
 Each check builds a small graph, runs backward, and compares the gradients with
 numerical (finite-difference) ones. Use it as a playground while you work.
 """
-import numpy as np
 
+import numpy as np
 from mytorch.nn.activations import ReLU
 from mytorch.nn.linear import Linear
 from mytorch.nn.loss import CrossEntropyLoss
@@ -29,7 +29,9 @@ def numerical_grad(f, x, h=1e-6):
 
 def check(name, ours, theirs):
     ok = np.allclose(ours, theirs, rtol=1e-5, atol=1e-7)
-    print(f"{'ok  ' if ok else 'FAIL'} {name}" + ("" if ok else f"\n  yours:    {ours}\n  expected: {theirs}"))
+    print(
+        f"{'ok  ' if ok else 'FAIL'} {name}" + ("" if ok else f"\n  yours:    {ours}\n  expected: {theirs}")
+    )
     return ok
 
 
@@ -47,8 +49,9 @@ def test_broadcast_ops():
     def f_b(y):
         return np.sum((a.data * y + a.data) / (y**2 + 1) - y)
 
-    return check("broadcasting +-*/ grad of a", a.grad.data, numerical_grad(f_a, a.data.copy())) and \
-        check("broadcasting +-*/ grad of b", b.grad.data, numerical_grad(f_b, b.data.copy()))
+    return check("broadcasting +-*/ grad of a", a.grad.data, numerical_grad(f_a, a.data.copy())) and check(
+        "broadcasting +-*/ grad of b", b.grad.data, numerical_grad(f_b, b.data.copy())
+    )
 
 
 def test_linear_relu_cross_entropy():
@@ -67,8 +70,11 @@ def test_linear_relu_cross_entropy():
         weight.data = saved
         return float(value)
 
-    return check("Linear->ReLU->Linear cross-entropy weight grad", weight.grad.data,
-                 numerical_grad(f, weight.data.copy()))
+    return check(
+        "Linear->ReLU->Linear cross-entropy weight grad",
+        weight.grad.data,
+        numerical_grad(f, weight.data.copy()),
+    )
 
 
 if __name__ == "__main__":

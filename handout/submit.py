@@ -14,6 +14,7 @@ Exit codes: 0 all tests passed; 1 graded, some tests failed; 2 bad usage or
 missing file; 3 the server refused the file; 4 wrong or missing token;
 5 server unreachable; 6 timed out waiting; 7 the grader reported an error.
 """
+
 import argparse
 import configparser
 import http.client
@@ -69,15 +70,18 @@ def request(server, method, path, token, body=None, headers=None, progress=None)
     try:
         connection, prefix = connect(server)
         connection.putrequest(method, prefix + path)
-        for name, value in {"Authorization": f"Bearer {token}", "Accept": "application/json",
-                            **(headers or {})}.items():
+        for name, value in {
+            "Authorization": f"Bearer {token}",
+            "Accept": "application/json",
+            **(headers or {}),
+        }.items():
             connection.putheader(name, value)
         if body is not None:
             connection.putheader("Content-Length", str(len(body)))
         connection.endheaders()
         if body is not None:
             for start in range(0, len(body), CHUNK):
-                connection.send(body[start:start + CHUNK])
+                connection.send(body[start : start + CHUNK])
                 if progress:
                     progress(min(start + CHUNK, len(body)), len(body))
         response = connection.getresponse()
@@ -88,8 +92,10 @@ def request(server, method, path, token, body=None, headers=None, progress=None)
 
 def multipart(path, data):
     boundary = uuid.uuid4().hex
-    head = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"handin.tar\"\r\n"
-            "Content-Type: application/x-tar\r\n\r\n").encode()
+    head = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="handin.tar"\r\n'
+        "Content-Type: application/x-tar\r\n\r\n"
+    ).encode()
     return head + data + f"\r\n--{boundary}--\r\n".encode(), f"multipart/form-data; boundary={boundary}"
 
 
@@ -108,10 +114,19 @@ def upload(server, token, assignment, handin):
     body, content_type = multipart(handin, data)
 
     def progress(sent, total):
-        status_line(f"Uploading {handin.name}: {100 * sent // total:3d}% ({sent // 1024} / {total // 1024} KB)")
+        status_line(
+            f"Uploading {handin.name}: {100 * sent // total:3d}% ({sent // 1024} / {total // 1024} KB)"
+        )
 
-    status, answer = request(server, "POST", f"/api/v1/assignments/{assignment}/submissions", token, body,
-                             {"Content-Type": content_type}, progress)
+    status, answer = request(
+        server,
+        "POST",
+        f"/api/v1/assignments/{assignment}/submissions",
+        token,
+        body,
+        {"Content-Type": content_type},
+        progress,
+    )
     print()
     if status != 202:
         raise explain(status, answer)
@@ -134,8 +149,11 @@ def wait(server, token, submission_id, timeout):
             return submission
         if elapsed > timeout:
             print()
-            raise Failure(6, f"still {submission['status']} after {timeout:.0f} s; see the course page later "
-                             f"(submission {submission_id})")
+            raise Failure(
+                6,
+                f"still {submission['status']} after {timeout:.0f} s; see the course page later "
+                f"(submission {submission_id})",
+            )
         status_line(f"Submission {submission_id}: {submission['status']} {spinner[tick % 4]} {elapsed:.0f} s")
         tick += 1
         time.sleep(1.0)
@@ -152,7 +170,11 @@ def print_scores(submission):
         if not test["passed"]:
             print(f"    {test['message']}")
     total = submission["adjusted_total"] if submission["adjusted_total"] is not None else submission["total"]
-    late = f" (late by {submission['late_days']} day(s); raw {submission['total']:g})" if submission["late"] else ""
+    late = (
+        f" (late by {submission['late_days']} day(s); raw {submission['total']:g})"
+        if submission["late"]
+        else ""
+    )
     print(f"Total score: {total:g}/{submission['max_score']:g}{late}")
     return 0 if all(test["passed"] for test in submission["scores"]) else 1
 

@@ -1,4 +1,5 @@
 """Shared fixtures: handins built from the handout and the reference, the built sandbox runtime."""
+
 from __future__ import annotations
 
 import io
@@ -9,12 +10,10 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from tests_support import TEST_DATABASE, TEST_DATABASE_ADMIN_URL, TEST_REDIS_URL
 
 from grader.paths import HANDOUT_DIR
 from grader.reference import build_reference_mytorch
-
-
-from tests_support import TEST_DATABASE, TEST_DATABASE_ADMIN_URL, TEST_REDIS_URL
 
 
 def pytest_configure(config) -> None:
@@ -23,8 +22,10 @@ def pytest_configure(config) -> None:
         connection.execute(f'DROP DATABASE IF EXISTS "{TEST_DATABASE}"')
         connection.execute(f'CREATE DATABASE "{TEST_DATABASE}"')
     admin = psycopg.conninfo.conninfo_to_dict(TEST_DATABASE_ADMIN_URL)
-    os.environ["DATABASE_URL"] = (f"postgresql+psycopg://{admin.get('user', 'postgres')}@{admin.get('host')}:"
-                                  f"{admin.get('port', 5432)}/{TEST_DATABASE}")
+    os.environ["DATABASE_URL"] = (
+        f"postgresql+psycopg://{admin.get('user', 'postgres')}@{admin.get('host')}:"
+        f"{admin.get('port', 5432)}/{TEST_DATABASE}"
+    )
     os.environ["BROKER_URL"] = TEST_REDIS_URL
     os.environ["SECRET_KEY"] = "test-secret-key"
     os.environ.setdefault("SANDBOX", "bwrap")

@@ -1,4 +1,5 @@
 """Running the real service for tests: a migrated database, uvicorn and Celery worker processes."""
+
 from __future__ import annotations
 
 import contextlib
@@ -26,15 +27,27 @@ def free_port() -> int:
 
 def run_cli(env: dict[str, str], *args: str) -> str:
     """`python -m api ...` with the given environment; returns stdout."""
-    result = subprocess.run([sys.executable, "-m", "api", *args], env=env, cwd=PROJECT, capture_output=True,
-                            text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-m", "api", *args],
+        env=env,
+        cwd=PROJECT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     return result.stdout
 
 
 def migrate(env: dict[str, str]) -> None:
-    subprocess.run([str(BIN / "alembic"), "upgrade", "head"], env=env, cwd=PROJECT, check=True, timeout=120,
-                   capture_output=True)
+    subprocess.run(
+        [str(BIN / "alembic"), "upgrade", "head"],
+        env=env,
+        cwd=PROJECT,
+        check=True,
+        timeout=120,
+        capture_output=True,
+    )
 
 
 @dataclass
@@ -51,9 +64,24 @@ class Service:
     def start_worker(self, name: str = "worker", concurrency: int = 2) -> subprocess.Popen:
         log = (self.log_dir / f"{name}.log").open("ab")
         process = subprocess.Popen(
-            [str(BIN / "celery"), "-A", "worker.celery_app", "worker", "--loglevel=INFO",
-             f"--concurrency={concurrency}", "-n", f"{name}@%h", "--without-gossip", "--without-mingle"],
-            env=self.env, cwd=PROJECT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+            [
+                str(BIN / "celery"),
+                "-A",
+                "worker.celery_app",
+                "worker",
+                "--loglevel=INFO",
+                f"--concurrency={concurrency}",
+                "-n",
+                f"{name}@%h",
+                "--without-gossip",
+                "--without-mingle",
+            ],
+            env=self.env,
+            cwd=PROJECT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         self.processes[name] = process
         return process
 
@@ -87,7 +115,12 @@ def running_service(env: dict[str, str], log_dir: Path, worker: bool = True) -> 
     api_log = (log_dir / "api.log").open("ab")
     service.processes["api"] = subprocess.Popen(
         [str(BIN / "uvicorn"), "api.main:app", "--host", "127.0.0.1", "--port", str(port)],
-        env=env, cwd=PROJECT, stdout=api_log, stderr=subprocess.STDOUT, start_new_session=True)
+        env=env,
+        cwd=PROJECT,
+        stdout=api_log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     if worker:
         service.start_worker()
     try:

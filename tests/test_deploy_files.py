@@ -1,4 +1,5 @@
 """The Dockerfile and docker-compose.yml agree with the code (no Docker engine runs here to try them)."""
+
 from __future__ import annotations
 
 import re
@@ -15,7 +16,9 @@ DOCKERFILE = (PROJECT / "Dockerfile").read_text()
 
 def instructions() -> list[tuple[str, str]]:
     text = re.sub(r"\\\n", " ", DOCKERFILE)
-    return [tuple(line.split(None, 1)) for line in text.splitlines() if line.strip() and not line.startswith("#")]
+    return [
+        tuple(line.split(None, 1)) for line in text.splitlines() if line.strip() and not line.startswith("#")
+    ]
 
 
 def test_dockerfile_installs_bubblewrap_and_the_runtime_and_runs_as_non_root():

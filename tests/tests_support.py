@@ -1,4 +1,5 @@
 """Small helpers shared by test modules."""
+
 from __future__ import annotations
 
 import io
@@ -6,7 +7,9 @@ import os
 import tarfile
 
 # The real PostgreSQL and Redis of the machine (CI starts them): a fresh database per test run.
-TEST_DATABASE_ADMIN_URL = os.environ.get("TEST_DATABASE_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/test")
+TEST_DATABASE_ADMIN_URL = os.environ.get(
+    "TEST_DATABASE_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/test"
+)
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/9")
 TEST_DATABASE = f"hw1grader_test_{os.getpid()}"
 

@@ -1,4 +1,5 @@
 """The Celery application, configured from the service settings."""
+
 from __future__ import annotations
 
 from celery import Celery
@@ -24,5 +25,7 @@ app.conf.update(
 )
 if settings.broker_url.startswith(("redis://", "rediss://")):
     # An unacknowledged job goes back to the queue after this long (its worker died without saying so).
-    app.conf.broker_transport_options = {"visibility_timeout": max(3600, settings.stuck_after_s * 2),
-                                         "socket_connect_timeout": 5}
+    app.conf.broker_transport_options = {
+        "visibility_timeout": max(3600, settings.stuck_after_s * 2),
+        "socket_connect_timeout": 5,
+    }

@@ -1,4 +1,5 @@
 """Sending grading jobs. A failed send leaves the submission queued: the sweeper sends it again."""
+
 from __future__ import annotations
 
 import logging
@@ -16,8 +17,9 @@ def enqueue(submission_id: int) -> bool:
     try:
         grade_submission.apply_async(args=[submission_id], retry=False)
     except Exception as error:  # the broker is down: the row is committed, the sweeper will resend
-        log.warning("could not queue submission %s: %s", submission_id, error,
-                    extra={"submission_id": submission_id})
+        log.warning(
+            "could not queue submission %s: %s", submission_id, error, extra={"submission_id": submission_id}
+        )
         return False
     with session_factory()() as session:
         submissions.mark_enqueued(session, submission_id)

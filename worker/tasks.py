@@ -1,4 +1,5 @@
 """Celery tasks: grade one submission, sweep lost jobs, regrade."""
+
 from __future__ import annotations
 
 import logging
@@ -24,11 +25,21 @@ log = logging.getLogger(__name__)
 
 def grader_config(assignment: Assignment) -> GraderConfig:
     settings = get_settings()
-    limits = replace(Limits(), wall_seconds=settings.sandbox_wall_seconds, cpu_seconds=settings.sandbox_cpu_seconds,
-                     memory_bytes=settings.sandbox_memory_bytes, processes=settings.sandbox_processes)
+    limits = replace(
+        Limits(),
+        wall_seconds=settings.sandbox_wall_seconds,
+        cpu_seconds=settings.sandbox_cpu_seconds,
+        memory_bytes=settings.sandbox_memory_bytes,
+        processes=settings.sandbox_processes,
+    )
     options = {"image": settings.docker_image} if settings.sandbox == "docker" else {}
-    return GraderConfig(sandbox=settings.sandbox, runtime=assignment.runtime, runtimes_dir=settings.runtimes_dir,
-                        limits=limits, sandbox_options=options)
+    return GraderConfig(
+        sandbox=settings.sandbox,
+        runtime=assignment.runtime,
+        runtimes_dir=settings.runtimes_dir,
+        limits=limits,
+        sandbox_options=options,
+    )
 
 
 @app.task(
@@ -44,13 +55,20 @@ def grade_submission(self, submission_id: int) -> None:
     with session_maker() as session:
         submission = submissions.mark_running(session, submission_id)
         if submission is None:
-            log.info("submission %s already graded or gone: nothing to do", submission_id,
-                     extra={"submission_id": submission_id})
+            log.info(
+                "submission %s already graded or gone: nothing to do",
+                submission_id,
+                extra={"submission_id": submission_id},
+            )
             return
         data = submissions.blob_bytes(session, submission)
         config = grader_config(submission.assignment)
-    log.info("grading submission %s (attempt %s)", submission_id, self.request.retries + 1,
-             extra={"submission_id": submission_id})
+    log.info(
+        "grading submission %s (attempt %s)",
+        submission_id,
+        self.request.retries + 1,
+        extra={"submission_id": submission_id},
+    )
     try:
         with tempfile.TemporaryDirectory(prefix="job-") as scratch:
             archive = Path(scratch) / "handin.tar"
@@ -60,14 +78,23 @@ def grade_submission(self, submission_id: int) -> None:
         if self.request.retries >= self.max_retries:
             with session_maker() as session:
                 submissions.mark_error(session, submission_id, f"the grader could not run: {error}")
-            log.error("submission %s: grader error, giving up: %s", submission_id, error,
-                      extra={"submission_id": submission_id})
+            log.error(
+                "submission %s: grader error, giving up: %s",
+                submission_id,
+                error,
+                extra={"submission_id": submission_id},
+            )
             return
         raise
     with session_maker() as session:
         submissions.store_report(session, submission_id, report.to_dict())
-    log.info("graded submission %s: %s/%s", submission_id, report.total, report.max,
-             extra={"submission_id": submission_id})
+    log.info(
+        "graded submission %s: %s/%s",
+        submission_id,
+        report.total,
+        report.max,
+        extra={"submission_id": submission_id},
+    )
 
 
 @app.task
@@ -76,8 +103,11 @@ def sweep() -> int:
     settings = get_settings()
     now = utcnow()
     with session_factory()() as session:
-        ids = submissions.due_for_requeue(session, now - timedelta(seconds=settings.requeue_after_s),
-                                          now - timedelta(seconds=settings.stuck_after_s))
+        ids = submissions.due_for_requeue(
+            session,
+            now - timedelta(seconds=settings.requeue_after_s),
+            now - timedelta(seconds=settings.stuck_after_s),
+        )
         for submission_id in ids:
             submission = session.get(submissions.Submission, submission_id)
             submissions.requeue(session, submission)

@@ -1,4 +1,5 @@
 """Assignments and their deadline rules."""
+
 from __future__ import annotations
 
 import math

@@ -1,4 +1,5 @@
 """Submissions: storing an upload, listing, choosing the counted one, writing results."""
+
 from __future__ import annotations
 
 import hashlib
@@ -22,21 +23,36 @@ class SubmissionRefused(Exception):
 
 
 def count_for(session: Session, assignment: Assignment, user: User) -> int:
-    return session.scalar(select(func.count()).select_from(Submission).where(
-        Submission.assignment_id == assignment.id, Submission.user_id == user.id)) or 0
+    return (
+        session.scalar(
+            select(func.count())
+            .select_from(Submission)
+            .where(Submission.assignment_id == assignment.id, Submission.user_id == user.id)
+        )
+        or 0
+    )
 
 
 def check_allowed(session: Session, assignment: Assignment, user: User, now: datetime) -> None:
     if now > assignment.late_deadline_at:
-        raise SubmissionRefused(403, f"the late deadline of {assignment.title} has passed "
-                                     f"({assignment.late_deadline_at:%Y-%m-%d %H:%M} UTC): no more submissions")
+        raise SubmissionRefused(
+            403,
+            f"the late deadline of {assignment.title} has passed "
+            f"({assignment.late_deadline_at:%Y-%m-%d %H:%M} UTC): no more submissions",
+        )
     limit = assignment.max_submissions
     if limit is not None and count_for(session, assignment, user) >= limit:
         raise SubmissionRefused(409, f"you have used all {limit} submissions of {assignment.title}")
 
 
-def create(session: Session, assignment: Assignment, user: User, data: bytes, now: datetime | None = None,
-           attempts: int = 5) -> Submission:
+def create(
+    session: Session,
+    assignment: Assignment,
+    user: User,
+    data: bytes,
+    now: datetime | None = None,
+    attempts: int = 5,
+) -> Submission:
     """Stores the bytes (content-addressed) and a queued submission in one transaction, and commits.
 
     Concurrent uploads by the same student race for the next version number; the
@@ -50,11 +66,25 @@ def create(session: Session, assignment: Assignment, user: User, data: bytes, no
             if session.get(Blob, digest) is None:
                 session.add(Blob(sha256=digest, size=len(data), data=data))
                 session.flush()
-            version = (session.scalar(select(func.max(Submission.version)).where(
-                Submission.assignment_id == assignment.id, Submission.user_id == user.id)) or 0) + 1
-            submission = Submission(assignment_id=assignment.id, user_id=user.id, version=version,
-                                    blob_sha256=digest, size=len(data), status=Status.queued, created_at=now,
-                                    late_days=late_days(assignment, now), max_score=assignment.max_score)
+            version = (
+                session.scalar(
+                    select(func.max(Submission.version)).where(
+                        Submission.assignment_id == assignment.id, Submission.user_id == user.id
+                    )
+                )
+                or 0
+            ) + 1
+            submission = Submission(
+                assignment_id=assignment.id,
+                user_id=user.id,
+                version=version,
+                blob_sha256=digest,
+                size=len(data),
+                status=Status.queued,
+                created_at=now,
+                late_days=late_days(assignment, now),
+                max_score=assignment.max_score,
+            )
             session.add(submission)
             session.commit()
             return submission
@@ -66,26 +96,43 @@ def create(session: Session, assignment: Assignment, user: User, data: bytes, no
 
 
 def get(session: Session, submission_id: int) -> Submission | None:
-    return session.scalar(select(Submission).where(Submission.id == submission_id)
-                          .options(selectinload(Submission.scores)))
+    return session.scalar(
+        select(Submission).where(Submission.id == submission_id).options(selectinload(Submission.scores))
+    )
 
 
 def list_for(session: Session, assignment: Assignment, user: User) -> list[Submission]:
-    return list(session.scalars(
-        select(Submission).where(Submission.assignment_id == assignment.id, Submission.user_id == user.id)
-        .order_by(Submission.version.desc()).options(selectinload(Submission.scores))))
+    return list(
+        session.scalars(
+            select(Submission)
+            .where(Submission.assignment_id == assignment.id, Submission.user_id == user.id)
+            .order_by(Submission.version.desc())
+            .options(selectinload(Submission.scores))
+        )
+    )
 
 
-def list_all(session: Session, assignment: Assignment, *, offset: int = 0, limit: int = 100,
-             status: Status | None = None, username: str | None = None) -> tuple[list[Submission], int]:
+def list_all(
+    session: Session,
+    assignment: Assignment,
+    *,
+    offset: int = 0,
+    limit: int = 100,
+    status: Status | None = None,
+    username: str | None = None,
+) -> tuple[list[Submission], int]:
     query = select(Submission).where(Submission.assignment_id == assignment.id)
     if status is not None:
         query = query.where(Submission.status == status)
     if username:
         query = query.join(User).where(User.username == username)
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    rows = session.scalars(query.order_by(Submission.id.desc()).offset(offset).limit(limit)
-                           .options(selectinload(Submission.user)))
+    rows = session.scalars(
+        query.order_by(Submission.id.desc())
+        .offset(offset)
+        .limit(limit)
+        .options(selectinload(Submission.user))
+    )
     return list(rows), total
 
 
@@ -110,13 +157,19 @@ def counted_submissions(session: Session, assignment: Assignment) -> dict[int, C
     A submission being regraded keeps counting with its previous score until the new one is stored.
     """
     rows = session.execute(
-        select(Submission.id, Submission.user_id, Submission.version, Submission.total, Submission.late_days)
-        .where(Submission.assignment_id == assignment.id, Submission.total.is_not(None))
+        select(
+            Submission.id, Submission.user_id, Submission.version, Submission.total, Submission.late_days
+        ).where(Submission.assignment_id == assignment.id, Submission.total.is_not(None))
     ).all()
     counted: dict[int, Counted] = {}
     for row in rows:
-        candidate = Counted(row.id, row.version, row.total, adjusted_total(assignment, row.total, row.late_days),
-                            row.late_days)
+        candidate = Counted(
+            row.id,
+            row.version,
+            row.total,
+            adjusted_total(assignment, row.total, row.late_days),
+            row.late_days,
+        )
         current = counted.get(row.user_id)
         if current is None or better(assignment, candidate, current):
             counted[row.user_id] = candidate
@@ -148,10 +201,20 @@ def store_report(session: Session, submission_id: int, report: dict) -> None:
     session.flush()
     for position, test in enumerate(report["tests"]):
         where = test.get("where") or {}
-        submission.scores.append(TestScore(
-            position=position, name=test["name"], autolab=test["autolab"], problem=test["problem"],
-            points=test["points"], max_points=test["max_points"], passed=test["passed"],
-            message=test["message"], where_file=where.get("file"), where_line=where.get("line")))
+        submission.scores.append(
+            TestScore(
+                position=position,
+                name=test["name"],
+                autolab=test["autolab"],
+                problem=test["problem"],
+                points=test["points"],
+                max_points=test["max_points"],
+                passed=test["passed"],
+                message=test["message"],
+                where_file=where.get("file"),
+                where_line=where.get("line"),
+            )
+        )
     submission.total = report["total"]
     submission.max_score = report["max"]
     submission.log = report["log"]
@@ -165,8 +228,11 @@ def store_report(session: Session, submission_id: int, report: dict) -> None:
 
 
 def mark_error(session: Session, submission_id: int, message: str) -> None:
-    session.execute(update(Submission).where(Submission.id == submission_id)
-                    .values(status=Status.error, error=message[:4000], graded_at=utcnow()))
+    session.execute(
+        update(Submission)
+        .where(Submission.id == submission_id)
+        .values(status=Status.error, error=message[:4000], graded_at=utcnow())
+    )
     session.commit()
 
 
@@ -186,6 +252,9 @@ def due_for_requeue(session: Session, queued_before: datetime, running_before: d
     """Submissions that a lost message or a dead worker left behind."""
     queued = select(Submission.id).where(
         Submission.status == Status.queued,
-        (Submission.enqueued_at.is_(None)) | (Submission.enqueued_at < queued_before))
-    running = select(Submission.id).where(Submission.status == Status.running, Submission.started_at < running_before)
+        (Submission.enqueued_at.is_(None)) | (Submission.enqueued_at < queued_before),
+    )
+    running = select(Submission.id).where(
+        Submission.status == Status.running, Submission.started_at < running_before
+    )
     return list(session.scalars(queued.union(running)))

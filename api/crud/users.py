@@ -1,4 +1,5 @@
 """Users and API tokens."""
+
 from __future__ import annotations
 
 from sqlalchemy import select
@@ -19,8 +20,15 @@ def unique_nickname(session: Session) -> str:
             return nickname
 
 
-def upsert_user(session: Session, username: str, *, display_name: str = "", email: str = "",
-                role: Role = Role.student, password: str | None = None) -> tuple[User, bool]:
+def upsert_user(
+    session: Session,
+    username: str,
+    *,
+    display_name: str = "",
+    email: str = "",
+    role: Role = Role.student,
+    password: str | None = None,
+) -> tuple[User, bool]:
     """Creates or updates a user; returns (user, created). The password is only changed if given."""
     user = get_by_username(session, username)
     created = user is None
@@ -45,15 +53,24 @@ def authenticate(session: Session, username: str, password: str) -> User | None:
 def issue_token(session: Session, user: User, name: str = "") -> str:
     """Creates a token and returns it in clear: the only time it is ever shown."""
     token = security.new_token()
-    session.add(ApiToken(user_id=user.id, name=name, token_hash=security.hash_token(token),
-                         prefix=token[: len(security.TOKEN_PREFIX) + 4]))
+    session.add(
+        ApiToken(
+            user_id=user.id,
+            name=name,
+            token_hash=security.hash_token(token),
+            prefix=token[: len(security.TOKEN_PREFIX) + 4],
+        )
+    )
     session.flush()
     return token
 
 
 def user_for_token(session: Session, token: str) -> User | None:
-    row = session.scalar(select(ApiToken).where(ApiToken.token_hash == security.hash_token(token),
-                                                ApiToken.revoked_at.is_(None)))
+    row = session.scalar(
+        select(ApiToken).where(
+            ApiToken.token_hash == security.hash_token(token), ApiToken.revoked_at.is_(None)
+        )
+    )
     if row is None or not row.user.active:
         return None
     row.last_used_at = utcnow()

@@ -1,4 +1,5 @@
 """Assignments: reading them (everyone) and changing their settings (course staff)."""
+
 from __future__ import annotations
 
 from fastapi import APIRouter
@@ -21,7 +22,9 @@ def read_assignment(assignment: AssignmentDep, user: CurrentUser):
 
 
 @router.patch("/assignments/{slug}", response_model=AssignmentOut)
-def update_assignment(changes: AssignmentUpdate, assignment: AssignmentDep, user: StaffUser, session: SessionDep):
+def update_assignment(
+    changes: AssignmentUpdate, assignment: AssignmentDep, user: StaffUser, session: SessionDep
+):
     """Change deadlines, limits, penalty or scoring (course staff)."""
     for field, value in changes.model_dump(exclude_unset=True).items():
         setattr(assignment, field, value)

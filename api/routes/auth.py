@@ -1,4 +1,5 @@
 """Logging in and out (session cookie) and who am I."""
+
 from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException, Request, status

@@ -1,4 +1,5 @@
 """Health: is the database reachable, is the broker reachable."""
+
 from __future__ import annotations
 
 from fastapi import APIRouter
@@ -34,4 +35,6 @@ def check_broker() -> str:
 def health():
     checks = {"database": check_database(), "broker": check_broker()}
     healthy = all(value == "ok" for value in checks.values())
-    return JSONResponse({"status": "ok" if healthy else "degraded", **checks}, status_code=200 if healthy else 503)
+    return JSONResponse(
+        {"status": "ok" if healthy else "degraded", **checks}, status_code=200 if healthy else 503
+    )

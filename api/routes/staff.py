@@ -1,4 +1,5 @@
 """Course staff: every submission, the scoreboard, grade export and regrades."""
+
 from __future__ import annotations
 
 import csv
@@ -18,13 +19,30 @@ router = APIRouter(tags=["course staff"])
 
 
 @router.get("/assignments/{slug}/all-submissions", response_model=SubmissionPage)
-def all_submissions(assignment: AssignmentDep, user: StaffUser, session: SessionDep,
-                    offset: int = Query(0, ge=0), limit: int = Query(100, ge=1, le=1000),
-                    status_filter: Status | None = Query(None, alias="status"), username: str | None = None):
-    rows, total = submissions.list_all(session, assignment, offset=offset, limit=limit, status=status_filter,
-                                       username=username)
-    items = [SubmissionSummary(id=row.id, username=row.user.username, version=row.version, status=row.status,
-                               created_at=row.created_at, late=row.late, total=row.total) for row in rows]
+def all_submissions(
+    assignment: AssignmentDep,
+    user: StaffUser,
+    session: SessionDep,
+    offset: int = Query(0, ge=0),
+    limit: int = Query(100, ge=1, le=1000),
+    status_filter: Status | None = Query(None, alias="status"),
+    username: str | None = None,
+):
+    rows, total = submissions.list_all(
+        session, assignment, offset=offset, limit=limit, status=status_filter, username=username
+    )
+    items = [
+        SubmissionSummary(
+            id=row.id,
+            username=row.user.username,
+            version=row.version,
+            status=row.status,
+            created_at=row.created_at,
+            late=row.late,
+            total=row.total,
+        )
+        for row in rows
+    ]
     return SubmissionPage(total=total, offset=offset, limit=limit, items=items)
 
 
@@ -34,29 +52,56 @@ def read_scoreboard(assignment: AssignmentDep, user: StaffUser, session: Session
     return scoreboard.build(session, assignment)
 
 
-@router.get("/assignments/{slug}/grades.csv", response_class=Response,
-            responses={200: {"content": {"text/csv": {}}, "description": "one row per student"}})
+@router.get(
+    "/assignments/{slug}/grades.csv",
+    response_class=Response,
+    responses={200: {"content": {"text/csv": {}}, "description": "one row per student"}},
+)
 def export_grades(assignment: AssignmentDep, user: StaffUser, session: SessionDep):
     board = scoreboard.build(session, assignment)
-    return Response(grades_csv(board), media_type="text/csv",
-                    headers={"Content-Disposition": f'attachment; filename="{assignment.slug}-grades.csv"'})
+    return Response(
+        grades_csv(board),
+        media_type="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{assignment.slug}-grades.csv"'},
+    )
 
 
 def grades_csv(board) -> str:
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(["username", "display_name", "submission_id", "version", "submissions", "late",
-                     "raw_total", "total", *board.tests])
+    writer.writerow(
+        [
+            "username",
+            "display_name",
+            "submission_id",
+            "version",
+            "submissions",
+            "late",
+            "raw_total",
+            "total",
+            *board.tests,
+        ]
+    )
     for row in board.rows:
-        writer.writerow([row.username, row.display_name, row.submission_id or "", row.version or "",
-                         row.submissions, int(row.late), "" if row.total is None else row.total,
-                         "" if row.adjusted_total is None else row.adjusted_total,
-                         *(row.tests.get(test, "") for test in board.tests)])
+        writer.writerow(
+            [
+                row.username,
+                row.display_name,
+                row.submission_id or "",
+                row.version or "",
+                row.submissions,
+                int(row.late),
+                "" if row.total is None else row.total,
+                "" if row.adjusted_total is None else row.adjusted_total,
+                *(row.tests.get(test, "") for test in board.tests),
+            ]
+        )
     return out.getvalue()
 
 
-@router.post("/submissions/{submission_id}/regrade", response_model=RegradeQueued,
-             status_code=status.HTTP_202_ACCEPTED)
+@router.post(
+    "/submissions/{submission_id}/regrade", response_model=RegradeQueued, status_code=status.HTTP_202_ACCEPTED
+)
 async def regrade_one(submission_id: int, user: StaffUser, session: SessionDep):
     submission = submissions.get(session, submission_id)
     if submission is None:
@@ -66,7 +111,9 @@ async def regrade_one(submission_id: int, user: StaffUser, session: SessionDep):
     return RegradeQueued(queued=1)
 
 
-@router.post("/assignments/{slug}/regrade", response_model=RegradeQueued, status_code=status.HTTP_202_ACCEPTED)
+@router.post(
+    "/assignments/{slug}/regrade", response_model=RegradeQueued, status_code=status.HTTP_202_ACCEPTED
+)
 async def regrade_counted(assignment: AssignmentDep, user: StaffUser, session: SessionDep):
     """Regrades the counted submission of every student (not every version: that multiplies the load)."""
     ids = [entry.submission_id for entry in submissions.counted_submissions(session, assignment).values()]

@@ -1,4 +1,5 @@
 """Uploading handins and reading submissions."""
+
 from __future__ import annotations
 
 from typing import Annotated
@@ -20,13 +21,24 @@ router = APIRouter(tags=["submissions"])
 
 def to_out(submission: Submission) -> SubmissionOut:
     return SubmissionOut(
-        id=submission.id, assignment=submission.assignment.slug, username=submission.user.username,
-        version=submission.version, status=submission.status, created_at=submission.created_at,
-        graded_at=submission.graded_at, late=submission.late, late_days=submission.late_days,
+        id=submission.id,
+        assignment=submission.assignment.slug,
+        username=submission.user.username,
+        version=submission.version,
+        status=submission.status,
+        created_at=submission.created_at,
+        graded_at=submission.graded_at,
+        late=submission.late,
+        late_days=submission.late_days,
         total=submission.total,
         adjusted_total=adjusted_total(submission.assignment, submission.total, submission.late_days),
-        max_score=submission.max_score, size=submission.size, attempts=submission.attempts,
-        runtime=submission.runtime or {}, scores=submission.scores, log=submission.log, error=submission.error,
+        max_score=submission.max_score,
+        size=submission.size,
+        attempts=submission.attempts,
+        runtime=submission.runtime or {},
+        scores=submission.scores,
+        log=submission.log,
+        error=submission.error,
     )
 
 
@@ -35,17 +47,31 @@ async def read_upload(file: UploadFile) -> bytes:
     limit = get_settings().max_upload_bytes
     data = await file.read(limit + 1)
     if len(data) > limit:
-        raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE,
-                            f"the file is too large: the limit is {limit // (1024 * 1024)} MB ({limit} bytes)")
+        raise HTTPException(
+            status.HTTP_413_CONTENT_TOO_LARGE,
+            f"the file is too large: the limit is {limit // (1024 * 1024)} MB ({limit} bytes)",
+        )
     return data
 
 
-@router.post("/assignments/{slug}/submissions", status_code=status.HTTP_202_ACCEPTED,
-             response_model=SubmissionCreated,
-             responses={400: {"description": "not a valid handin"}, 403: {"description": "deadline passed"},
-                        409: {"description": "submission limit reached"}, 413: {"description": "too large"}})
-async def upload(request: Request, assignment: AssignmentDep, user: CurrentUser, session: SessionDep,
-                 file: Annotated[UploadFile, File(description="handin.tar made by create_tarball.sh")]):
+@router.post(
+    "/assignments/{slug}/submissions",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=SubmissionCreated,
+    responses={
+        400: {"description": "not a valid handin"},
+        403: {"description": "deadline passed"},
+        409: {"description": "submission limit reached"},
+        413: {"description": "too large"},
+    },
+)
+async def upload(
+    request: Request,
+    assignment: AssignmentDep,
+    user: CurrentUser,
+    session: SessionDep,
+    file: Annotated[UploadFile, File(description="handin.tar made by create_tarball.sh")],
+):
     """Stores a handin and queues it for grading; answers at once with where to follow it."""
     data = await read_upload(file)
     try:
@@ -57,8 +83,12 @@ async def upload(request: Request, assignment: AssignmentDep, user: CurrentUser,
     except submissions.SubmissionRefused as refusal:
         raise HTTPException(refusal.status_code, str(refusal)) from None
     await run_in_threadpool(enqueue, submission.id)  # a broker outage leaves it queued for the sweeper
-    return SubmissionCreated(id=submission.id, version=submission.version, status=submission.status,
-                             status_url=str(request.url_for("read_submission", submission_id=submission.id)))
+    return SubmissionCreated(
+        id=submission.id,
+        version=submission.version,
+        status=submission.status,
+        status_url=str(request.url_for("read_submission", submission_id=submission.id)),
+    )
 
 
 @router.get("/submissions/{submission_id}", response_model=SubmissionOut)

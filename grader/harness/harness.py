@@ -10,6 +10,7 @@ For each case it writes one frame to fd 3: an 8-byte big-endian length, then an
 .npz (no pickles) holding the recorded arrays and a JSON `__meta__` entry.
 The student's own prints go to stderr, never into the results channel.
 """
+
 import io
 import json
 import os

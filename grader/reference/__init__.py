@@ -5,6 +5,7 @@ and are the reference for them) with these three parts put in, the way a student
 does it: `adam.py` and `batchnorm.py` replace the stubs and `Dropout` is appended
 to `nn/functional.py`. It never enters a sandbox or the handout.
 """
+
 from __future__ import annotations
 
 import shutil

@@ -1,6 +1,6 @@
 """The Adam optimizer (Kingma and Ba, 2015): reference solution."""
-import numpy as np
 
+import numpy as np
 from mytorch.optim.optimizer import Optimizer
 
 
@@ -18,7 +18,7 @@ class Adam(Optimizer):
     def step(self):
         b1, b2 = self.betas
         self.t += 1
-        for param, state in zip(self.params, self.state):
+        for param, state in zip(self.params, self.state, strict=False):
             grad = param.grad.data
             state["m_t"] = b1 * state["m_t"] + (1 - b1) * grad
             state["v_t"] = b2 * state["v_t"] + (1 - b2) * grad**2

@@ -1,6 +1,6 @@
 """Batch normalization over the features of 2D inputs: reference solution."""
-import numpy as np
 
+import numpy as np
 from mytorch.nn.module import Module
 from mytorch.tensor import Tensor
 

@@ -4,6 +4,7 @@ A runtime is built once (`python -m grader runtime build NAME`, run by `make run
 and mounted read-only into every sandbox. Its interpreter must live where the
 unprivileged sandbox user can read it (such as /usr/bin), never under /root.
 """
+
 from __future__ import annotations
 
 import json
@@ -47,7 +48,8 @@ def default_base_python() -> str:
             return candidate
     raise RuntimeMissing(
         "no Python 3.11 readable by the sandbox user was found at "
-        + " or ".join(BASE_PYTHON_CANDIDATES) + " (apt-get install python3.11)"
+        + " or ".join(BASE_PYTHON_CANDIDATES)
+        + " (apt-get install python3.11)"
     )
 
 
@@ -63,14 +65,30 @@ def build(name: str = "default", root: Path = RUNTIMES_DIR, base_python: str | N
     target.parent.mkdir(parents=True, exist_ok=True)
     subprocess.run([base, "-m", "venv", "--without-pip", str(target)], check=True)
     subprocess.run(
-        [sys.executable, "-m", "pip", "--python", str(target / "bin" / "python"), "install",
-         "--quiet", "--disable-pip-version-check", "--only-binary=:all:", "-r", str(requirements)],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "--python",
+            str(target / "bin" / "python"),
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "--only-binary=:all:",
+            "-r",
+            str(requirements),
+        ],
         check=True,
     )
-    probe = "import json, platform, numpy, scipy; print(json.dumps({'python': platform.python_version(), " \
+    probe = (
+        "import json, platform, numpy, scipy; print(json.dumps({'python': platform.python_version(), "
         "'numpy': numpy.__version__, 'scipy': scipy.__version__}))"
-    versions = json.loads(subprocess.run([str(target / "bin" / "python"), "-c", probe], check=True,
-                                         capture_output=True, text=True).stdout)
+    )
+    versions = json.loads(
+        subprocess.run(
+            [str(target / "bin" / "python"), "-c", probe], check=True, capture_output=True, text=True
+        ).stdout
+    )
     manifest = {"name": name, **versions, "requirements": requirements.read_text()}
     (target / MANIFEST).write_text(json.dumps(manifest, indent=2))
     os.chmod(target, 0o755)
@@ -81,8 +99,10 @@ def manifest(name: str = "default", root: Path = RUNTIMES_DIR) -> dict:
     """The manifest of a built runtime; RuntimeMissing with the command to build it otherwise."""
     path = runtime_dir(name, root) / MANIFEST
     if not path.exists():
-        raise RuntimeMissing(f"sandbox runtime {name!r} is not built: run `make runtime` "
-                             f"(python -m grader runtime build {name})")
+        raise RuntimeMissing(
+            f"sandbox runtime {name!r} is not built: run `make runtime` "
+            f"(python -m grader runtime build {name})"
+        )
     return json.loads(path.read_text())
 
 

@@ -2,6 +2,7 @@
 
 Nothing else in the code builds a bwrap or docker command line.
 """
+
 from __future__ import annotations
 
 from grader.sandbox.base import Limits, Mount, RunResult, Sandbox, SandboxUnavailable

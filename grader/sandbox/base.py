@@ -1,4 +1,5 @@
 """The sandbox interface: limits, mounts, and what a run returns."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -47,5 +48,6 @@ class RunResult:
 class Sandbox(Protocol):
     name: str
 
-    def run(self, argv: list[str], *, mounts: list[Mount], limits: Limits, env: dict[str, str],
-            cwd: str) -> RunResult: ...
+    def run(
+        self, argv: list[str], *, mounts: list[Mount], limits: Limits, env: dict[str, str], cwd: str
+    ) -> RunResult: ...

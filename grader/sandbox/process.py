@@ -2,8 +2,10 @@
 
 Shared by the bwrap and unsafe-process backends.
 """
+
 from __future__ import annotations
 
+import contextlib
 import os
 import resource
 import selectors
@@ -56,8 +58,16 @@ class _Stream:
         self.data += chunk[: max(room, 0)]
 
 
-def run_process(argv: list[str], *, env: dict[str, str], cwd: str, limits: Limits, backend: str,
-                user: int | None = None, nproc: int | None = None) -> RunResult:
+def run_process(
+    argv: list[str],
+    *,
+    env: dict[str, str],
+    cwd: str,
+    limits: Limits,
+    backend: str,
+    user: int | None = None,
+    nproc: int | None = None,
+) -> RunResult:
     """Runs `argv` in a new session with `limits`; `user` drops to that uid/gid first (when root)."""
     read_end, write_end = os.pipe()
     limit_table = rlimits(limits, nproc if nproc is not None else limits.processes)
@@ -69,14 +79,25 @@ def run_process(argv: list[str], *, env: dict[str, str], cwd: str, limits: Limit
 
     started = time.monotonic()
     process = subprocess.Popen(
-        argv, env=env, cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        preexec_fn=prepare_child, pass_fds=(RESULT_FD,), start_new_session=True,
-        user=user, group=user, extra_groups=[] if user is not None else None,
+        argv,
+        env=env,
+        cwd=cwd,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        preexec_fn=prepare_child,
+        pass_fds=(RESULT_FD,),
+        start_new_session=True,
+        user=user,
+        group=user,
+        extra_groups=[] if user is not None else None,
     )
     os.close(write_end)
-    streams = {process.stdout.fileno(): _Stream(limits.output_bytes),
-               process.stderr.fileno(): _Stream(limits.output_bytes),
-               read_end: _Stream(limits.result_bytes)}
+    streams = {
+        process.stdout.fileno(): _Stream(limits.output_bytes),
+        process.stderr.fileno(): _Stream(limits.output_bytes),
+        read_end: _Stream(limits.result_bytes),
+    }
     killed_reason = None
     deadline = started + limits.wall_seconds
     with selectors.DefaultSelector() as selector:
@@ -112,10 +133,19 @@ def run_process(argv: list[str], *, env: dict[str, str], cwd: str, limits: Limit
     exit_code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else None
     sig = os.WTERMSIG(status) if os.WIFSIGNALED(status) else None
     stdout, stderr, result = streams.values()
-    return RunResult(exit_code=exit_code, signal=sig, killed_reason=killed_reason, stdout=bytes(stdout.data),
-                     stderr=bytes(stderr.data), result=bytes(result.data), stdout_truncated=stdout.truncated,
-                     stderr_truncated=stderr.truncated, wall_seconds=time.monotonic() - started, cpu_seconds=cpu,
-                     backend=backend)
+    return RunResult(
+        exit_code=exit_code,
+        signal=sig,
+        killed_reason=killed_reason,
+        stdout=bytes(stdout.data),
+        stderr=bytes(stderr.data),
+        result=bytes(result.data),
+        stdout_truncated=stdout.truncated,
+        stderr_truncated=stderr.truncated,
+        wall_seconds=time.monotonic() - started,
+        cpu_seconds=cpu,
+        backend=backend,
+    )
 
 
 def cpu_killed(result: RunResult, limits: Limits) -> bool:
@@ -124,7 +154,5 @@ def cpu_killed(result: RunResult, limits: Limits) -> bool:
 
 
 def _kill(process: subprocess.Popen) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(process.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass

@@ -1,4 +1,5 @@
 """The autograd engine: graph nodes and the backward pass."""
+
 from mytorch import tensor
 
 

@@ -1,4 +1,5 @@
 """The Tensor: a numpy array with a gradient and a place in the graph."""
+
 import numpy as np
 
 import mytorch.autograd_engine as autograd_engine
@@ -26,7 +27,7 @@ class Tensor:
     def __str__(self):
         return "{}{}".format(
             str(self.data),
-            ", grad_fn={}".format(self.grad_fn.__class__.__name__) if self.grad_fn is not None else "",
+            f", grad_fn={self.grad_fn.__class__.__name__}" if self.grad_fn is not None else "",
         )
 
     def __repr__(self):

@@ -1,4 +1,5 @@
 """Fixtures for the service: a migrated PostgreSQL database, clients for each role, the live service."""
+
 from __future__ import annotations
 
 import os
@@ -21,8 +22,13 @@ PASSWORD = "correct horse battery staple"
 
 @pytest.fixture(scope="session")
 def migrated() -> None:
-    subprocess.run([str(Path(sys.executable).parent / "alembic"), "upgrade", "head"], cwd=PROJECT, check=True,
-                   capture_output=True, env=os.environ.copy())
+    subprocess.run(
+        [str(Path(sys.executable).parent / "alembic"), "upgrade", "head"],
+        cwd=PROJECT,
+        check=True,
+        capture_output=True,
+        env=os.environ.copy(),
+    )
 
 
 @pytest.fixture
@@ -38,8 +44,14 @@ def db(migrated):
 @pytest.fixture
 def assignment(db) -> Assignment:
     now = datetime.now(UTC)
-    row = Assignment(slug="hw1-bonus", title="HW1 Bonus", due_at=now + timedelta(days=1),
-                     late_deadline_at=now + timedelta(days=3), late_penalty_per_day=0.1, max_submissions=5)
+    row = Assignment(
+        slug="hw1-bonus",
+        title="HW1 Bonus",
+        due_at=now + timedelta(days=1),
+        late_deadline_at=now + timedelta(days=3),
+        late_penalty_per_day=0.1,
+        max_submissions=5,
+    )
     db.add(row)
     db.commit()
     return row

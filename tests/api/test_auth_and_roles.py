@@ -1,15 +1,19 @@
 """Who may do what: logins, tokens, and the course-staff routes."""
+
 from __future__ import annotations
+
+from tests_support import tiny_handin
 
 from api.crud import submissions
 from api.models import Role
-from tests_support import tiny_handin
 
 
 def test_login_sets_session_cookie_and_logout_clears_it(app_client, make_user):
     make_user("alice")
     assert app_client.get("/api/v1/me").status_code == 401
-    response = app_client.post("/api/v1/auth/login", json={"username": "alice", "password": "correct horse battery staple"})
+    response = app_client.post(
+        "/api/v1/auth/login", json={"username": "alice", "password": "correct horse battery staple"}
+    )
     assert response.status_code == 200 and response.json()["username"] == "alice"
     cookie = response.headers["set-cookie"].lower()
     assert "httponly" in cookie and "samesite=lax" in cookie
@@ -41,7 +45,9 @@ def test_bearer_token_authenticates_and_revoked_token_does_not(app_client, make_
 def test_student_cannot_read_another_students_submission(as_user, assignment, db):
     alice = as_user("alice")
     bob = as_user("bob")
-    created = alice.post("/api/v1/assignments/hw1-bonus/submissions", files={"file": ("handin.tar", tiny_handin())})
+    created = alice.post(
+        "/api/v1/assignments/hw1-bonus/submissions", files={"file": ("handin.tar", tiny_handin())}
+    )
     assert created.status_code == 202
     submission_id = created.json()["id"]
     assert alice.get(f"/api/v1/submissions/{submission_id}").status_code == 200
@@ -52,7 +58,9 @@ def test_student_cannot_read_another_students_submission(as_user, assignment, db
 
 def test_student_is_refused_every_staff_route(as_user, assignment):
     alice = as_user("alice")
-    created = alice.post("/api/v1/assignments/hw1-bonus/submissions", files={"file": ("handin.tar", tiny_handin())})
+    created = alice.post(
+        "/api/v1/assignments/hw1-bonus/submissions", files={"file": ("handin.tar", tiny_handin())}
+    )
     submission_id = created.json()["id"]
     refused = [
         alice.get("/api/v1/assignments/hw1-bonus/scoreboard"),
@@ -67,9 +75,12 @@ def test_student_is_refused_every_staff_route(as_user, assignment):
 
 
 def test_anonymous_caller_gets_401_everywhere(app_client, assignment):
-    for method, path in [("get", "/api/v1/assignments"), ("get", "/api/v1/submissions/1"),
-                         ("post", "/api/v1/assignments/hw1-bonus/submissions"),
-                         ("get", "/api/v1/assignments/hw1-bonus/scoreboard")]:
+    for method, path in [
+        ("get", "/api/v1/assignments"),
+        ("get", "/api/v1/submissions/1"),
+        ("post", "/api/v1/assignments/hw1-bonus/submissions"),
+        ("get", "/api/v1/assignments/hw1-bonus/scoreboard"),
+    ]:
         assert getattr(app_client, method)(path).status_code == 401, path
 
 

@@ -1,4 +1,5 @@
 """The whole service as processes on PostgreSQL and Redis: upload, queue, worker, sandbox, scores."""
+
 from __future__ import annotations
 
 import csv
@@ -29,8 +30,9 @@ def course(live_service):
 
 def upload(live_service, token, handin) -> dict:
     with live_service.client(token) as client:
-        response = client.post("/api/v1/assignments/hw1-bonus/submissions",
-                               files={"file": ("handin.tar", handin.read_bytes())})
+        response = client.post(
+            "/api/v1/assignments/hw1-bonus/submissions", files={"file": ("handin.tar", handin.read_bytes())}
+        )
         assert response.status_code == 202, response.text
         return live_service.wait_graded(client, response.json()["id"])
 
@@ -81,27 +83,37 @@ def submit(live_service, *args, env_token=None, timeout=180) -> subprocess.Compl
     env = {"PATH": "/usr/bin:/bin", "HOME": str(PROJECT / "var")}
     if env_token:
         env["HW1_TOKEN"] = env_token
-    return subprocess.run([sys.executable, str(SUBMIT), *args], capture_output=True, text=True, timeout=timeout,
-                          env=env)
+    return subprocess.run(
+        [sys.executable, str(SUBMIT), *args], capture_output=True, text=True, timeout=timeout, env=env
+    )
 
 
 def test_submit_script_uploads_waits_and_prints_the_scores(live_service, course, make_handin):
-    result = submit(live_service, str(make_handin("cli-correct")), "--server", live_service.url,
-                    env_token=course["alice"])
+    result = submit(
+        live_service, str(make_handin("cli-correct")), "--server", live_service.url, env_token=course["alice"]
+    )
     assert result.returncode == 0, result.stderr
     assert "Uploading handin.tar: 100%" in result.stdout
     assert "Total score: 25/25" in result.stdout
 
 
 def test_submit_script_exits_nonzero_when_tests_fail(live_service, course, make_handin):
-    result = submit(live_service, str(make_handin("cli-stub", stub=True)), "--server", live_service.url,
-                    "--token", course["bob"])
+    result = submit(
+        live_service,
+        str(make_handin("cli-stub", stub=True)),
+        "--server",
+        live_service.url,
+        "--token",
+        course["bob"],
+    )
     assert result.returncode == 1
     assert "Total score: 0/25" in result.stdout and "FAIL" in result.stdout
 
 
 def test_submit_script_explains_a_wrong_token(live_service, make_handin):
-    result = submit(live_service, str(make_handin("cli-token")), "--server", live_service.url, "--token", "hw1_bad")
+    result = submit(
+        live_service, str(make_handin("cli-token")), "--server", live_service.url, "--token", "hw1_bad"
+    )
     assert result.returncode == 4
     assert "did not accept your token" in result.stderr
 
@@ -127,9 +139,17 @@ def test_submit_script_explains_a_missing_file(live_service, course, tmp_path):
 
 
 def test_submit_script_times_out_with_a_clear_message(live_service, course, make_handin):
-    slow = make_handin("cli-slow", {"optim/adam.py": lambda text: text.replace(
-        "        b1, b2 = self.betas\n", "        import time; time.sleep(2)\n        b1, b2 = self.betas\n")})
-    result = submit(live_service, str(slow), "--server", live_service.url, "--token", course["carol"],
-                    "--timeout", "1")
+    slow = make_handin(
+        "cli-slow",
+        {
+            "optim/adam.py": lambda text: text.replace(
+                "        b1, b2 = self.betas\n",
+                "        import time; time.sleep(2)\n        b1, b2 = self.betas\n",
+            )
+        },
+    )
+    result = submit(
+        live_service, str(slow), "--server", live_service.url, "--token", course["carol"], "--timeout", "1"
+    )
     assert result.returncode == 6
     assert "still" in result.stderr and "after 1 s" in result.stderr

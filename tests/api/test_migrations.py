@@ -1,4 +1,5 @@
 """Migrations build the schema from empty and tear it down again, on PostgreSQL and SQLite."""
+
 from __future__ import annotations
 
 import os
@@ -9,8 +10,8 @@ from pathlib import Path
 import psycopg
 import pytest
 from service import PROJECT
-from tests_support import TEST_DATABASE_ADMIN_URL
 from sqlalchemy import create_engine, inspect
+from tests_support import TEST_DATABASE_ADMIN_URL
 
 from api.models import Base
 
@@ -18,8 +19,14 @@ ALEMBIC = str(Path(sys.executable).parent / "alembic")
 
 
 def alembic(url: str, *args: str) -> None:
-    subprocess.run([ALEMBIC, *args], cwd=PROJECT, env={**os.environ, "DATABASE_URL": url}, check=True,
-                   capture_output=True, timeout=120)
+    subprocess.run(
+        [ALEMBIC, *args],
+        cwd=PROJECT,
+        env={**os.environ, "DATABASE_URL": url},
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
 
 
 def tables(url: str) -> set[str]:

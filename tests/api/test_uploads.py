@@ -1,4 +1,5 @@
 """Uploading: what is accepted, what is refused and why, and that nothing accepted is lost."""
+
 from __future__ import annotations
 
 import hashlib
@@ -28,7 +29,9 @@ def test_upload_is_stored_and_queued_before_the_answer(as_user, assignment, db):
 
 def test_versions_count_up_and_identical_uploads_share_one_blob(as_user, assignment, db):
     alice = as_user("alice")
-    versions = [alice.post(URL, files={"file": ("handin.tar", tiny_handin())}).json()["version"] for _ in range(3)]
+    versions = [
+        alice.post(URL, files={"file": ("handin.tar", tiny_handin())}).json()["version"] for _ in range(3)
+    ]
     assert versions == [1, 2, 3]
     assert db.query(Blob).count() == 1
 
@@ -40,7 +43,9 @@ def test_not_a_tar_is_refused_with_a_reason(as_user, assignment):
 
 
 def test_tar_without_mytorch_is_refused_with_a_reason(as_user, assignment):
-    response = as_user("alice").post(URL, files={"file": ("handin.tar", tar_bytes({"hw1/mlp.py": b"x = 1\n"}))})
+    response = as_user("alice").post(
+        URL, files={"file": ("handin.tar", tar_bytes({"hw1/mlp.py": b"x = 1\n"}))}
+    )
     assert response.status_code == 400
     assert "no mytorch/ folder" in response.json()["detail"]
 
@@ -72,19 +77,29 @@ def test_upload_past_the_submission_limit_is_refused(as_user, assignment, db):
     alice = as_user("alice")
     statuses = [alice.post(URL, files={"file": ("handin.tar", tiny_handin())}).status_code for _ in range(6)]
     assert statuses == [202] * 5 + [409]
-    assert "all 5 submissions" in alice.post(URL, files={"file": ("handin.tar", tiny_handin())}).json()["detail"]
+    assert (
+        "all 5 submissions" in alice.post(URL, files={"file": ("handin.tar", tiny_handin())}).json()["detail"]
+    )
 
 
 def test_unknown_assignment_is_404(as_user, assignment):
-    response = as_user("alice").post("/api/v1/assignments/nope/submissions", files={"file": ("h.tar", tiny_handin())})
+    response = as_user("alice").post(
+        "/api/v1/assignments/nope/submissions", files={"file": ("h.tar", tiny_handin())}
+    )
     assert response.status_code == 404
 
 
 def test_openapi_documents_every_route(app_client):
     schema = app_client.get("/openapi.json").json()
     paths = set(schema["paths"])
-    for path in ["/api/v1/assignments/{slug}/submissions", "/api/v1/submissions/{submission_id}",
-                 "/api/v1/assignments/{slug}/scoreboard", "/api/v1/assignments/{slug}/all-submissions",
-                 "/api/v1/assignments/{slug}/grades.csv", "/api/v1/submissions/{submission_id}/regrade",
-                 "/api/v1/assignments/{slug}/regrade", "/api/v1/health"]:
+    for path in [
+        "/api/v1/assignments/{slug}/submissions",
+        "/api/v1/submissions/{submission_id}",
+        "/api/v1/assignments/{slug}/scoreboard",
+        "/api/v1/assignments/{slug}/all-submissions",
+        "/api/v1/assignments/{slug}/grades.csv",
+        "/api/v1/submissions/{submission_id}/regrade",
+        "/api/v1/assignments/{slug}/regrade",
+        "/api/v1/health",
+    ]:
         assert path in paths, path

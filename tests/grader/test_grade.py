@@ -1,4 +1,5 @@
 """Grading handins end to end through the bwrap sandbox: correct, wrong and hostile ones."""
+
 from __future__ import annotations
 
 import gzip
@@ -24,8 +25,12 @@ CONFIG = GraderConfig(sandbox="bwrap", limits=replace(Limits(), wall_seconds=5))
 RUBRIC = load_rubric()
 ADAM = {"linear_adam", "big_model_adam"}
 DROPOUT = {"dropout_forward", "dropout_forward_backward", "big_model_step"}
-BATCHNORM = {"linear_batchnorm_relu_forward_train", "linear_batchnorm_relu_backward_train",
-             "linear_batchnorm_relu_train_eval", "big_linear_batchnorm_relu_train_eval"}
+BATCHNORM = {
+    "linear_batchnorm_relu_forward_train",
+    "linear_batchnorm_relu_backward_train",
+    "linear_batchnorm_relu_train_eval",
+    "big_linear_batchnorm_relu_train_eval",
+}
 
 
 def by_case(report) -> dict:
@@ -43,10 +48,12 @@ def points_without(cases: set[str]) -> int:
 
 def before_forward(code: str):
     """An edit that runs `code` at the start of BatchNorm1d.forward."""
+
     def edit(text: str) -> str:
         anchor = "    def forward(self, x):\n"
         assert anchor in text
         return text.replace(anchor, anchor + "".join(f"        {line}\n" for line in code.splitlines()))
+
     return edit
 
 
@@ -59,7 +66,9 @@ def sandbox_processes_left(wait_s: float = 10.0) -> list[str]:
     """Processes of the sandbox uid still alive (zombies are given a moment to be reaped)."""
     deadline = time.monotonic() + wait_s
     while True:
-        out = subprocess.run(["ps", "-o", "pid=,stat=,args=", "-u", "65534"], capture_output=True, text=True).stdout
+        out = subprocess.run(
+            ["ps", "-o", "pid=,stat=,args=", "-u", "65534"], capture_output=True, text=True
+        ).stdout
         left = [line for line in out.splitlines() if line.strip()]
         if not left or time.monotonic() > deadline:
             return left
@@ -93,18 +102,24 @@ def test_wrong_variant_loses_exactly_the_tests_it_deserves(make_handin, variant)
 
 
 def test_dropout_with_another_mask_is_explained(make_handin):
-    edit = {"nn/functional.py": lambda text: text.replace(
-        "ctx.mask = np.random.binomial(1, 1 - p, size=x.shape)",
-        "np.random.rand(1)  # one draw too many: every mask after it is shifted\n"
-        "        ctx.mask = np.random.binomial(1, 1 - p, size=x.shape)")}
+    edit = {
+        "nn/functional.py": lambda text: text.replace(
+            "ctx.mask = np.random.binomial(1, 1 - p, size=x.shape)",
+            "np.random.rand(1)  # one draw too many: every mask after it is shifted\n"
+            "        ctx.mask = np.random.binomial(1, 1 - p, size=x.shape)",
+        )
+    }
     message = by_case(grade_handin(make_handin("other-mask", edit), CONFIG))["dropout_forward"].message
     assert "valid dropout of its input" in message
     assert "np.random.binomial(1, 1 - p, size=x.shape)" in message
 
 
 def test_dropout_without_scaling_is_explained(make_handin):
-    edit = {"nn/functional.py": lambda text: text.replace(
-        "return tensor.Tensor(x.data * ctx.mask / (1 - p))", "return tensor.Tensor(x.data * ctx.mask)")}
+    edit = {
+        "nn/functional.py": lambda text: text.replace(
+            "return tensor.Tensor(x.data * ctx.mask / (1 - p))", "return tensor.Tensor(x.data * ctx.mask)"
+        )
+    }
     message = by_case(grade_handin(make_handin("unscaled", edit), CONFIG))["dropout_forward"].message
     assert "not scaled" in message and "1/(1-p)" in message
 
@@ -118,7 +133,9 @@ def test_numpy_1_code_with_np_float_is_graded_normally(make_handin):
 
 
 def test_infinite_loop_costs_only_its_problem(make_handin):
-    report = grade_handin(make_handin("loop", {"nn/batchnorm.py": before_forward("while True: pass")}), CONFIG)
+    report = grade_handin(
+        make_handin("loop", {"nn/batchnorm.py": before_forward("while True: pass")}), CONFIG
+    )
     assert failed(report) == BATCHNORM
     assert report.total == points_without(BATCHNORM)
     assert "time limit of 5 s" in by_case(report)["linear_batchnorm_relu_train_eval"].message
@@ -126,8 +143,9 @@ def test_infinite_loop_costs_only_its_problem(make_handin):
 
 
 def test_memory_bomb_fails_inside_the_sandbox(make_handin):
-    report = grade_handin(make_handin("membomb", {"nn/batchnorm.py": before_forward("x = bytearray(8 << 30)")}),
-                          CONFIG)
+    report = grade_handin(
+        make_handin("membomb", {"nn/batchnorm.py": before_forward("x = bytearray(8 << 30)")}), CONFIG
+    )
     assert failed(report) == BATCHNORM
     assert "MemoryError" in by_case(report)["linear_batchnorm_relu_forward_train"].message
 
@@ -142,8 +160,10 @@ def test_fork_bomb_is_contained_and_leaves_nothing_behind(make_handin):
 
 def test_writing_a_10_gb_file_fails_and_fills_no_disk(make_handin, tmp_path):
     free_before = shutil.disk_usage(tmp_path).free
-    writer = ("block = b'0' * (1 << 20)\nwith open('/tmp/big', 'wb') as f:\n"
-              "    for _ in range(10 * 1024):\n        f.write(block)")
+    writer = (
+        "block = b'0' * (1 << 20)\nwith open('/tmp/big', 'wb') as f:\n"
+        "    for _ in range(10 * 1024):\n        f.write(block)"
+    )
     report = grade_handin(make_handin("bigfile", {"nn/batchnorm.py": before_forward(writer)}), CONFIG)
     assert failed(report) == BATCHNORM
     message = by_case(report)["linear_batchnorm_relu_forward_train"].message
@@ -171,7 +191,10 @@ def test_files_outside_the_submission_cannot_be_read(make_handin, path):
 
 
 def test_printed_fake_scores_change_nothing(make_handin):
-    fake = ('print("Total score: 25/25")\nprint(\'{"scores": {"Linear Adam": 1, "Big Linear ReLU XELoss Adam": 4}}\')')
+    fake = (
+        'print("Total score: 25/25")\n'
+        'print(\'{"scores": {"Linear Adam": 1, "Big Linear ReLU XELoss Adam": 4}}\')'
+    )
     report = grade_handin(make_handin("liar", {"optim/adam.py": at_import(fake)}, stub=True), CONFIG)
     assert report.total == 0
     assert "Total score: 25/25" in report.log  # shown as the student's output, never read as a score
@@ -182,54 +205,69 @@ def test_patching_numpy_allclose_changes_nothing(make_handin):
     edits = dict(variant.edits)
     adam_edit = edits["optim/adam.py"]
     edits["optim/adam.py"] = lambda text: at_import(
-        "import numpy\nnumpy.allclose = lambda *a, **k: True\nnumpy.testing.assert_allclose = lambda *a, **k: None"
+        "import numpy\nnumpy.allclose = lambda *a, **k: True\n"
+        "numpy.testing.assert_allclose = lambda *a, **k: None"
     )(adam_edit(text))
     report = grade_handin(make_handin("allclose", edits), CONFIG)
     assert report.total == variant.score(RUBRIC)
 
 
 def test_patching_the_harness_changes_nothing(make_handin):
-    patch = ("import sys\nmain = sys.modules['__main__']\n"
-             "main.run_case = lambda function, numpy: ({}, {'status': 'ok', 'quantities': []})")
+    patch = (
+        "import sys\nmain = sys.modules['__main__']\n"
+        "main.run_case = lambda function, numpy: ({}, {'status': 'ok', 'quantities': []})"
+    )
     report = grade_handin(make_handin("harness", {"optim/adam.py": at_import(patch)}, stub=True), CONFIG)
     assert report.total == 0
     assert "never produced" in by_case(report)["linear_adam"].message
 
 
 def test_killing_the_parent_harms_nothing_outside(make_handin):
-    code = ("import os, signal\nfor pid in (os.getppid(), 0, -1):\n    try:\n        os.kill(pid, signal.SIGKILL)\n"
-            "    except OSError:\n        pass")
+    code = (
+        "import os, signal\nfor pid in (os.getppid(), 0, -1):\n"
+        "    try:\n        os.kill(pid, signal.SIGKILL)\n"
+        "    except OSError:\n        pass"
+    )
     report = grade_handin(make_handin("killer", {"nn/batchnorm.py": at_import(code)}), CONFIG)
     assert report.total == 25  # the sandbox's init ignores it, and nothing outside is reachable
     assert sandbox_processes_left() == []
 
 
 def test_early_sys_exit_is_an_error_not_a_pass(make_handin):
-    report = grade_handin(make_handin("exit", {"nn/batchnorm.py": before_forward("import sys; sys.exit(0)")}),
-                          CONFIG)
+    report = grade_handin(
+        make_handin("exit", {"nn/batchnorm.py": before_forward("import sys; sys.exit(0)")}), CONFIG
+    )
     assert failed(report) == BATCHNORM
     assert "SystemExit" in by_case(report)["linear_batchnorm_relu_forward_train"].message
 
 
 def test_early_os_exit_is_reported(make_handin):
-    report = grade_handin(make_handin("osexit", {"nn/batchnorm.py": before_forward("import os; os._exit(0)")}),
-                          CONFIG)
+    report = grade_handin(
+        make_handin("osexit", {"nn/batchnorm.py": before_forward("import os; os._exit(0)")}), CONFIG
+    )
     assert failed(report) == BATCHNORM
     assert "ended before this test finished" in by_case(report)["linear_batchnorm_relu_forward_train"].message
 
 
 def test_nans_are_reported_as_non_finite(make_handin):
-    edit = {"optim/adam.py": lambda text: text.replace("param.data = param.data -", "param.data = np.nan * param.data -")}
+    edit = {
+        "optim/adam.py": lambda text: text.replace(
+            "param.data = param.data -", "param.data = np.nan * param.data -"
+        )
+    }
     report = grade_handin(make_handin("nans", edit), CONFIG)
     message = by_case(report)["linear_adam"].message
     assert "train step 2, output [train1.y] has 1 non-finite value(s)" in message
 
 
 def test_lists_instead_of_arrays_fail_the_type_check(make_handin):
-    edit = {"nn/functional.py": lambda text: text.replace(
-        "        return tensor.Tensor(x.data * ctx.mask / (1 - p))",
-        "        out = tensor.Tensor(x.data * ctx.mask / (1 - p))\n        out.data = out.data.tolist()\n"
-        "        return out")}
+    edit = {
+        "nn/functional.py": lambda text: text.replace(
+            "        return tensor.Tensor(x.data * ctx.mask / (1 - p))",
+            "        out = tensor.Tensor(x.data * ctx.mask / (1 - p))\n        out.data = out.data.tolist()\n"
+            "        return out",
+        )
+    }
     message = by_case(grade_handin(make_handin("lists", edit), CONFIG))["dropout_forward"].message
     assert "is a list, expected a numpy.ndarray" in message
 
@@ -257,7 +295,10 @@ def dotdot_member() -> tarfile.TarInfo:
 
 def gzip_bomb() -> bytes:
     buffer = io.BytesIO()
-    with gzip.GzipFile(fileobj=buffer, mode="wb") as compressed, tarfile.open(fileobj=compressed, mode="w|") as t:
+    with (
+        gzip.GzipFile(fileobj=buffer, mode="wb") as compressed,
+        tarfile.open(fileobj=compressed, mode="w|") as t,
+    ):
         for index in range(4):
             member = tarfile.TarInfo(f"mytorch/zeros{index}.py")
             member.size = 15 << 20
@@ -265,14 +306,17 @@ def gzip_bomb() -> bytes:
     return buffer.getvalue()
 
 
-@pytest.mark.parametrize("name,data,phrase", [
-    ("dotdot", lambda: tar_with(dotdot_member(), b"x"), "leaves the folder"),
-    ("symlink", lambda: tar_with(symlink_member()), "contains a link"),
-    ("gzip-bomb", gzip_bomb, "compression bomb"),
-    ("empty", lambda: b"", "is empty"),
-    ("not-a-tar", lambda: b"%PDF-1.4 this is a pdf" * 50, "not a tar archive"),
-    ("no-mytorch", lambda: tar_bytes({"hw1/mlp.py": b"x = 1\n"}), "no mytorch/ folder"),
-])
+@pytest.mark.parametrize(
+    "name,data,phrase",
+    [
+        ("dotdot", lambda: tar_with(dotdot_member(), b"x"), "leaves the folder"),
+        ("symlink", lambda: tar_with(symlink_member()), "contains a link"),
+        ("gzip-bomb", gzip_bomb, "compression bomb"),
+        ("empty", lambda: b"", "is empty"),
+        ("not-a-tar", lambda: b"%PDF-1.4 this is a pdf" * 50, "not a tar archive"),
+        ("no-mytorch", lambda: tar_bytes({"hw1/mlp.py": b"x = 1\n"}), "no mytorch/ folder"),
+    ],
+)
 def test_bad_archives_get_zero_and_a_clear_message(tmp_path, name, data, phrase):
     handin = tmp_path / "handin.tar"
     handin.write_bytes(data())
@@ -286,15 +330,23 @@ def test_grader_cli_prints_json_and_autolab_formats(make_handin):
     handin = make_handin("cli")
     import json
 
-    run = subprocess.run([sys.executable, "-m", "grader", "grade", str(handin), "--json"], capture_output=True,
-                         text=True, timeout=120)
+    run = subprocess.run(
+        [sys.executable, "-m", "grader", "grade", str(handin), "--json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert run.returncode == 0
     body = json.loads(run.stdout)
     assert body["total"] == 25 and body["max"] == 25 and len(body["tests"]) == 9
     assert set(body["tests"][0]) >= {"name", "problem", "points", "max_points", "passed", "message"}
     assert set(body["runtime"]) >= {"python", "numpy", "scipy"} and body["duration_s"] > 0
-    autolab = subprocess.run([sys.executable, "-m", "grader", "grade", str(handin), "--format", "autolab"],
-                             capture_output=True, text=True, timeout=120)
+    autolab = subprocess.run(
+        [sys.executable, "-m", "grader", "grade", str(handin), "--format", "autolab"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     last = json.loads(autolab.stdout.strip().splitlines()[-1])
     assert last == {"scores": {test.autolab: float(test.points) for test in RUBRIC.TESTS}}
 
@@ -304,7 +356,11 @@ def test_grader_cli_exits_nonzero_only_when_it_cannot_run(tmp_path, make_handin)
     bad.write_bytes(b"garbage")
     ok = subprocess.run([sys.executable, "-m", "grader", "grade", str(bad)], capture_output=True, timeout=60)
     assert ok.returncode == 0
-    broken = subprocess.run([sys.executable, "-m", "grader", "grade", str(bad), "--runtime", "numpy2"],
-                            capture_output=True, text=True, timeout=60, env={"RUNTIMES_DIR": str(tmp_path),
-                                                                            "PATH": "/usr/bin:/bin"})
+    broken = subprocess.run(
+        [sys.executable, "-m", "grader", "grade", str(bad), "--runtime", "numpy2"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"RUNTIMES_DIR": str(tmp_path), "PATH": "/usr/bin:/bin"},
+    )
     assert broken.returncode == 2 and "not built" in broken.stderr

@@ -3,6 +3,7 @@
 Each case is run twice: through the autograder's own case function on the
 reference mytorch, and replayed independently in torch from the same numpy draws.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -24,13 +25,29 @@ def mt(reference_mytorch):
     """The reference mytorch imported in this process, and the autograder's case modules."""
     sys.path[:0] = [str(AUTOGRADER_DIR), str(reference_mytorch.parent)]
     try:
-        modules = {name: importlib.import_module(name) for name in (
-            "mytorch.nn.linear", "mytorch.nn.batchnorm", "mytorch.nn.activations", "mytorch.nn.sequential",
-            "test_adam", "test_dropout", "test_batchnorm")}
+        modules = {
+            name: importlib.import_module(name)
+            for name in (
+                "mytorch.nn.linear",
+                "mytorch.nn.batchnorm",
+                "mytorch.nn.activations",
+                "mytorch.nn.sequential",
+                "test_adam",
+                "test_dropout",
+                "test_batchnorm",
+            )
+        }
         yield modules
     finally:
         for name in list(sys.modules):
-            if name.split(".")[0] in {"mytorch", "test_adam", "test_dropout", "test_batchnorm", "helpers", "rubric"}:
+            if name.split(".")[0] in {
+                "mytorch",
+                "test_adam",
+                "test_dropout",
+                "test_batchnorm",
+                "helpers",
+                "rubric",
+            }:
                 del sys.modules[name]
         del sys.path[:2]
 
@@ -117,22 +134,62 @@ def sgd(params):
 STEP_CASES = {
     # case: (problem, layers as (kind, *args), optimizer, train steps, eval steps, loss)
     "linear_adam": ("adam", [("Linear", 10, 20)], adam, 5, 5, True),
-    "big_model_adam": ("adam", [("Linear", 10, 20), ("ReLU",), ("Linear", 20, 30), ("ReLU",)], adam, 5, 5, True),
+    "big_model_adam": (
+        "adam",
+        [("Linear", 10, 20), ("ReLU",), ("Linear", 20, 30), ("ReLU",)],
+        adam,
+        5,
+        5,
+        True,
+    ),
     "linear_batchnorm_relu_train_eval": (
-        "batchnorm", [("Linear", 10, 20), ("BatchNorm1d", 20), ("ReLU",)], sgd, 5, 5, False),
+        "batchnorm",
+        [("Linear", 10, 20), ("BatchNorm1d", 20), ("ReLU",)],
+        sgd,
+        5,
+        5,
+        False,
+    ),
     "big_linear_batchnorm_relu_train_eval": (
-        "batchnorm", [("Linear", 10, 20), ("BatchNorm1d", 20), ("ReLU",),
-                      ("Linear", 20, 30), ("BatchNorm1d", 30), ("ReLU",)], sgd, 5, 5, False),
+        "batchnorm",
+        [
+            ("Linear", 10, 20),
+            ("BatchNorm1d", 20),
+            ("ReLU",),
+            ("Linear", 20, 30),
+            ("BatchNorm1d", 30),
+            ("ReLU",),
+        ],
+        sgd,
+        5,
+        5,
+        False,
+    ),
     "linear_batchnorm_relu_forward_train": (
-        "batchnorm", [("Linear", 10, 20), ("BatchNorm1d", 20), ("ReLU",)], sgd, 1, 0, False),
+        "batchnorm",
+        [("Linear", 10, 20), ("BatchNorm1d", 20), ("ReLU",)],
+        sgd,
+        1,
+        0,
+        False,
+    ),
     "linear_batchnorm_relu_backward_train": (
-        "batchnorm", [("Linear", 10, 20), ("BatchNorm1d", 20), ("ReLU",)], sgd, 1, 0, False),
+        "batchnorm",
+        [("Linear", 10, 20), ("BatchNorm1d", 20), ("ReLU",)],
+        sgd,
+        1,
+        0,
+        False,
+    ),
 }
 
 
 def build_mytorch(mt, spec):
-    classes = {"Linear": mt["mytorch.nn.linear"].Linear, "BatchNorm1d": mt["mytorch.nn.batchnorm"].BatchNorm1d,
-               "ReLU": mt["mytorch.nn.activations"].ReLU}
+    classes = {
+        "Linear": mt["mytorch.nn.linear"].Linear,
+        "BatchNorm1d": mt["mytorch.nn.batchnorm"].BatchNorm1d,
+        "ReLU": mt["mytorch.nn.activations"].ReLU,
+    }
     return mt["mytorch.nn.sequential"].Sequential(*(classes[kind](*args) for kind, *args in spec))
 
 
@@ -206,7 +263,12 @@ def test_dropout_big_model_step_matches_torch_adam(mt):
     grads = {"linear0.dW": w0.grad.numpy().copy(), "linear1.dW": w1.grad.numpy().copy()}
     optimizer = adam(params)
     optimizer.step()
-    theirs = {"y": out.detach().numpy(), **grads, "linear0.W": w0.detach().numpy(), "linear1.W": w1.detach().numpy()}
+    theirs = {
+        "y": out.detach().numpy(),
+        **grads,
+        "linear0.W": w0.detach().numpy(),
+        "linear1.W": w1.detach().numpy(),
+    }
     assert_same(mine, theirs)
 
 

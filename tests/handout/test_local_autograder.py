@@ -1,4 +1,5 @@
 """The handout's own autograder (`./grade.sh 1b`), run as a student runs it, on numpy 1.23.5 and 2.x."""
+
 from __future__ import annotations
 
 import json
@@ -26,8 +27,14 @@ def copy_handout(destination: Path) -> Path:
 
 def grade_sh(handout: Path, python: Path) -> tuple[int, dict, str]:
     """Runs ./grade.sh 1b; returns the total, the JSON summary (the last line) and the output."""
-    result = subprocess.run(["./grade.sh", "1b"], cwd=handout, capture_output=True, text=True, timeout=300,
-                            env={**os.environ, "PYTHON": str(python)})
+    result = subprocess.run(
+        ["./grade.sh", "1b"],
+        cwd=handout,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "PYTHON": str(python)},
+    )
     lines = result.stdout.strip().splitlines()
     assert result.returncode == 0, result.stderr
     total_line = next(line for line in lines if line.startswith("Total score: "))
@@ -78,8 +85,9 @@ def test_wrong_variant_gets_partial_score_for_the_right_reason(solved_handout, t
 
 
 def test_sandbox_script_runs_on_the_handout(solved_handout):
-    result = subprocess.run([str(RUNTIME_PYTHON), "sandbox.py"], cwd=solved_handout, capture_output=True,
-                            text=True, timeout=60)
+    result = subprocess.run(
+        [str(RUNTIME_PYTHON), "sandbox.py"], cwd=solved_handout, capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 0, result.stderr
     assert "2/2 sanity checks passed" in result.stdout
 

@@ -4,8 +4,8 @@ A case receives `record(name, value, graded=True)` and calls it with each quanti
 the student's code produced (always the raw `.data`), in order. The local runner
 compares each one at once; the grading service stores them and compares outside.
 """
-import numpy as np
 
+import numpy as np
 from mytorch.tensor import Tensor
 
 

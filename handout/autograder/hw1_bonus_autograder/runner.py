@@ -4,6 +4,7 @@
 Run it from the handout folder with `./grade.sh 1b`. It needs only numpy: the
 expected answers are stored in `outputs/`.
 """
+
 import importlib
 import json
 import sys
@@ -14,7 +15,6 @@ HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE), str(HERE.parents[1])]  # these tests, then the folder holding mytorch/
 
 import numpy as np  # noqa: E402
-
 from rubric import MAX_SCORE, PROBLEMS, TESTS  # noqa: E402
 
 

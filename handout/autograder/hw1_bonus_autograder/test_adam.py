@@ -1,6 +1,6 @@
 """Adam: a Linear model and a two-layer ReLU model, 5 training and 5 eval steps each."""
-import numpy as np
 
+import numpy as np
 from helpers import run_steps
 from mytorch.nn.activations import ReLU
 from mytorch.nn.linear import Linear

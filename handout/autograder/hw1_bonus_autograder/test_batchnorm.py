@@ -1,6 +1,6 @@
 """BatchNorm1d: forward and backward in training mode, then train/eval with SGD."""
-import numpy as np
 
+import numpy as np
 from helpers import run_forward, run_forward_backward, run_steps
 from mytorch.nn.activations import ReLU
 from mytorch.nn.batchnorm import BatchNorm1d

@@ -1,6 +1,6 @@
 """Dropout: forward, forward + backward, and one Adam step of a model with two Dropouts."""
-import numpy as np
 
+import numpy as np
 from helpers import check_weight_gradient, make_batch
 from mytorch.nn.activations import ReLU
 from mytorch.nn.dropout import Dropout

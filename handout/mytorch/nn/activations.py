@@ -1,4 +1,5 @@
 """Activation layers."""
+
 import mytorch.nn.functional as F
 from mytorch.nn.module import Module
 

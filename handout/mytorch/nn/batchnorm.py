@@ -1,4 +1,5 @@
 """Batch normalization over the features of 2D inputs."""
+
 import numpy as np
 
 from mytorch.nn.module import Module

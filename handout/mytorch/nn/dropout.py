@@ -1,4 +1,5 @@
 """Dropout layer (given): the work happens in `functional.Dropout`."""
+
 import mytorch.nn.functional as F
 from mytorch.nn.module import Module
 

@@ -1,4 +1,5 @@
 """The differentiable operations of mytorch, each a `Function` with forward and backward."""
+
 import numpy as np
 
 from mytorch import tensor
@@ -42,7 +43,7 @@ class Transpose(Function):
     def forward(ctx, a):
         _check_tensors(a)
         if a.data.ndim != 2:
-            raise Exception("Arg for Transpose must be 2D tensor: {}".format(a.shape))
+            raise Exception(f"Arg for Transpose must be 2D tensor: {a.shape}")
         return tensor.Tensor(a.data.T)
 
     @staticmethod

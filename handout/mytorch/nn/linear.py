@@ -1,4 +1,5 @@
 """Fully connected layer."""
+
 import numpy as np
 
 from mytorch.nn.module import Module

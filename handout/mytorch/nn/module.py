@@ -1,4 +1,5 @@
 """Base class of every layer and model."""
+
 from mytorch.tensor import Tensor
 
 

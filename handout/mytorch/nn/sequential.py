@@ -1,4 +1,5 @@
 """A chain of layers applied in order."""
+
 from mytorch.nn.module import Module
 
 

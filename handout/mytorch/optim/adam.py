@@ -1,4 +1,5 @@
 """The Adam optimizer (Kingma and Ba, 2015): https://arxiv.org/abs/1412.6980"""
+
 import numpy as np
 
 from mytorch.optim.optimizer import Optimizer

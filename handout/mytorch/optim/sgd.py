@@ -1,4 +1,5 @@
 """Stochastic gradient descent with momentum."""
+
 import numpy as np
 
 from mytorch.optim.optimizer import Optimizer
