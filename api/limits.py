@@ -9,10 +9,6 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 MULTIPART_OVERHEAD = 64 * 1024  # boundaries and part headers around the file
 
 
-class BodyTooLarge(Exception):
-    pass
-
-
 class BodySizeLimit:
     """ASGI middleware: checks Content-Length up front and counts streamed bytes as they arrive."""
 
@@ -30,27 +26,32 @@ class BodySizeLimit:
             await self.refuse(send)
             return
         received = 0
-        started = False
+        too_large = False
+        refused = False
 
         async def limited_receive() -> Message:
-            nonlocal received
+            nonlocal received, too_large
+            if too_large:
+                return {"type": "http.disconnect"}
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_body:
-                    raise BodyTooLarge
+                    too_large = True  # stop reading: the app sees the client go away
+                    return {"type": "http.disconnect"}
             return message
 
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
-        try:
-            await self.app(scope, limited_receive, tracking_send)
-        except BodyTooLarge:
-            if not started:
+        async def guarded_send(message: Message) -> None:
+            nonlocal refused
+            if not too_large:
+                await send(message)
+            elif not refused:  # whatever the app answers (often a 400 for a cut body) becomes the 413
+                refused = True
                 await self.refuse(send)
+
+        await self.app(scope, limited_receive, guarded_send)
+        if too_large and not refused:
+            await self.refuse(send)
 
     async def refuse(self, send: Send) -> None:
         body = json.dumps(

@@ -127,7 +127,7 @@ def running_service(env: dict[str, str], log_dir: Path, worker: bool = True) -> 
         deadline = time.monotonic() + 30
         while True:
             try:
-                httpx.get(service.url + "/api/v1/health", timeout=2)
+                httpx.get(service.url + "/openapi.json", timeout=5)
                 break
             except httpx.TransportError:
                 if time.monotonic() > deadline or service.processes["api"].poll() is not None:
