@@ -4,11 +4,13 @@ from alembic import context
 from sqlalchemy import engine_from_config, pool
 
 from api.config import get_settings
+from api.db import prepare_sqlite_folder
 from api.models import Base
 
 config = context.config
 url = config.attributes.get("database_url") or get_settings().database_url
 target_metadata = Base.metadata
+prepare_sqlite_folder(url)
 
 
 def run_migrations_offline() -> None:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from celery import Celery
 
-from api.config import VAR_DIR, get_settings
+from api.config import get_settings
+from api.db import prepare_sqlite_folder
 
 settings = get_settings()
-if settings.broker_url.startswith("sqla+sqlite"):
-    VAR_DIR.mkdir(exist_ok=True)
+if settings.broker_url.startswith("sqla+"):
+    prepare_sqlite_folder(settings.broker_url.removeprefix("sqla+"))
 
 app = Celery("hw1grader", broker=settings.broker_url, include=["worker.tasks"])
 app.conf.update(

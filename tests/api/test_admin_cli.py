@@ -1,4 +1,5 @@
 """The admin command line, as course staff use it: roster import, tokens, grade export."""
+
 from __future__ import annotations
 
 import csv
@@ -15,7 +16,8 @@ def test_roster_import_creates_users_and_reports_bad_rows(migrated, db, tmp_path
     out = run_cli(env, "import-roster", str(roster), "--passwords-out", str(passwords))
     assert "imported 2 user(s), 2 new" in out
     rows = list(csv.DictReader(passwords.open()))
-    assert [row["username"] for row in rows] == ["erin", "frank"] and all(len(row["password"]) >= 12 for row in rows)
+    assert [row["username"] for row in rows] == ["erin", "frank"]
+    assert all(len(row["password"]) >= 12 for row in rows)
     again = run_cli(env, "import-roster", str(roster))
     assert "imported 2 user(s), 0 new" in again
 
@@ -25,8 +27,13 @@ def test_roster_import_creates_users_and_reports_bad_rows(migrated, db, tmp_path
 
     from service import PROJECT
 
-    bad = subprocess.run([sys.executable, "-m", "api", "import-roster", str(roster)], env=env, cwd=PROJECT,
-                         capture_output=True, text=True)
+    bad = subprocess.run(
+        [sys.executable, "-m", "api", "import-roster", str(roster)],
+        env=env,
+        cwd=PROJECT,
+        capture_output=True,
+        text=True,
+    )
     assert bad.returncode == 1 and "line 2" in bad.stdout
 
 

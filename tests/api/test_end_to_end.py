@@ -161,15 +161,18 @@ def test_streamed_oversize_upload_is_refused_without_being_read(live_service, co
 
     def body():
         nonlocal sent
-        boundary = b"--x\r\nContent-Disposition: form-data; name=\"file\"; filename=\"handin.tar\"\r\n\r\n"
+        boundary = b'--x\r\nContent-Disposition: form-data; name="file"; filename="handin.tar"\r\n\r\n'
         yield boundary
         for _ in range(200):  # 200 MB offered
             sent += 1 << 20
             yield bytes(1 << 20)
 
     with live_service.client(course["alice"]) as client:
-        response = client.post("/api/v1/assignments/hw1-bonus/submissions", content=body(),
-                               headers={"Content-Type": "multipart/form-data; boundary=x"})
+        response = client.post(
+            "/api/v1/assignments/hw1-bonus/submissions",
+            content=body(),
+            headers={"Content-Type": "multipart/form-data; boundary=x"},
+        )
     assert response.status_code == 413
     assert "too large" in response.json()["detail"]
     assert sent < 50 << 20  # the server hung up long before the whole body was sent
