@@ -9,9 +9,11 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
 from api.crud import assignments, users
+from api.csrf import HEADER, check_csrf
 from api.db import get_session
 from api.models import Assignment, User
 
+SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 SessionDep = Annotated[Session, Depends(get_session)]
 bearer = HTTPBearer(auto_error=False, description="an API token from `python -m api token issue`")
 
@@ -34,6 +36,8 @@ def optional_user(
     user_id = request.session.get("user_id")
     if user_id is None:
         return None
+    if request.method not in SAFE_METHODS:  # a cookie rides along on cross-site requests: a token must too
+        check_csrf(request, request.headers.get(HEADER))
     user = session.get(User, user_id)
     return user if user is not None and user.active else None
 

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
 from api.config import get_settings
 from api.limits import BodySizeLimit
-from api.routes import assignments, auth, health, staff, submissions
+from api.routes import assignments, auth, health, pages, staff, submissions
+from api.web import LoginRequired, http_error_handler, login_required_handler
 
 API_PREFIX = "/api/v1"
 
@@ -31,6 +36,10 @@ def create_app() -> FastAPI:
     for module in (auth, assignments, submissions, staff):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(health.router, prefix=API_PREFIX)
+    app.include_router(pages.router)
+    app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
+    app.add_exception_handler(LoginRequired, login_required_handler)
+    app.add_exception_handler(StarletteHTTPException, http_error_handler)
     return app
 
 

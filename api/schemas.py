@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from api.models import Role, Scoring, Status
 
@@ -31,7 +31,9 @@ class AssignmentOut(BaseModel):
 
 
 class AssignmentUpdate(BaseModel):
-    title: str | None = None
+    """Changed settings; date-times without a zone are taken as UTC."""
+
+    title: str | None = Field(None, min_length=1, max_length=200)
     due_at: datetime | None = None
     late_deadline_at: datetime | None = None
     late_penalty_per_day: float | None = Field(None, ge=0, le=1)
@@ -39,6 +41,13 @@ class AssignmentUpdate(BaseModel):
     max_submissions: int | None = Field(None, ge=1)
     scoring: Scoring | None = None
     public_scoreboard: bool | None = None
+
+    @field_validator("due_at", "late_deadline_at")
+    @classmethod
+    def as_utc(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value
 
 
 class TestScoreOut(BaseModel):
@@ -120,3 +129,14 @@ class Scoreboard(BaseModel):
 
 class RegradeQueued(BaseModel):
     queued: int
+
+
+class QueueCounts(BaseModel):
+    queued: int = 0
+    running: int = 0
+    graded: int = 0
+    error: int = 0
+
+
+class LoginOut(UserOut):
+    csrf_token: str  # send it as X-CSRF-Token with cookie-authenticated POST, PATCH and DELETE requests

@@ -210,3 +210,16 @@ def inspect_handin(data: bytes, limits: UnpackLimits | None = None) -> list[str]
 
     _, files, _ = _walk(io.BytesIO(data), len(data), limits or UnpackLimits(), discard)
     return files
+
+
+def read_handin_files(data: bytes, limits: UnpackLimits | None = None) -> dict[str, bytes]:
+    """The kept mytorch files of an upload and their bytes, in memory (for viewing, never for running)."""
+    contents: dict[str, bytes] = {}
+    chosen: dict[str, dict[str, bytes]] = {}
+
+    def collect(prefix: str, relative: PurePosixPath, chunks: Iterator[bytes]) -> None:
+        chosen.setdefault(prefix, {})[str(relative)] = b"".join(chunks)
+
+    prefix, files, _ = _walk(io.BytesIO(data), len(data), limits or UnpackLimits(), collect)
+    contents.update((name, chosen[prefix][name]) for name in files)
+    return contents

@@ -136,6 +136,12 @@ def list_all(
     return list(rows), total
 
 
+def status_counts(session: Session, assignment: Assignment) -> dict[str, int]:
+    rows = session.execute(select(Submission.status, func.count()).where(Submission.assignment_id == assignment.id)
+                           .group_by(Submission.status)).all()
+    return {str(status.value): count for status, count in rows}
+
+
 def blob_bytes(session: Session, submission: Submission) -> bytes:
     return session.get(Blob, submission.blob_sha256).data
 

@@ -7,7 +7,8 @@ from pydantic import BaseModel
 
 from api.crud import users
 from api.deps import CurrentUser, SessionDep
-from api.schemas import UserOut
+from api.csrf import csrf_token
+from api.schemas import LoginOut, UserOut
 
 router = APIRouter(tags=["auth"])
 
@@ -17,14 +18,16 @@ class Credentials(BaseModel):
     password: str
 
 
-@router.post("/auth/login", response_model=UserOut)
+@router.post("/auth/login", response_model=LoginOut)
 def login(credentials: Credentials, request: Request, session: SessionDep):
+    """Starts a cookie session; later unsafe requests must carry the returned csrf_token as X-CSRF-Token."""
     user = users.authenticate(session, credentials.username, credentials.password)
     if user is None:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "wrong username or password")
     request.session.clear()
     request.session["user_id"] = user.id
-    return user
+    return LoginOut(username=user.username, display_name=user.display_name, role=user.role,
+                    csrf_token=csrf_token(request))
 
 
 @router.post("/auth/logout", status_code=status.HTTP_204_NO_CONTENT)

@@ -12,7 +12,7 @@ from fastapi.responses import Response
 from api.crud import scoreboard, submissions
 from api.deps import AssignmentDep, SessionDep, StaffUser
 from api.models import Status
-from api.schemas import RegradeQueued, Scoreboard, SubmissionPage, SubmissionSummary
+from api.schemas import QueueCounts, RegradeQueued, Scoreboard, SubmissionPage, SubmissionSummary
 from worker.queue import enqueue
 
 router = APIRouter(tags=["course staff"])
@@ -44,6 +44,12 @@ def all_submissions(
         for row in rows
     ]
     return SubmissionPage(total=total, offset=offset, limit=limit, items=items)
+
+
+@router.get("/assignments/{slug}/queue", response_model=QueueCounts)
+def queue_counts(assignment: AssignmentDep, user: StaffUser, session: SessionDep):
+    """How many submissions are queued, running, graded or in error (for the regrade progress bar)."""
+    return QueueCounts(**submissions.status_counts(session, assignment))
 
 
 @router.get("/assignments/{slug}/scoreboard", response_model=Scoreboard)

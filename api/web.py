@@ -1,0 +1,73 @@
+"""Helpers for the server-rendered pages: templates, the logged-in user, errors as pages."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+from urllib.parse import quote
+
+from fastapi import Depends, HTTPException, Request, status
+from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.templating import Jinja2Templates
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from api.csrf import FORM_FIELD, check_csrf, csrf_token
+from api.deps import optional_user
+from api.models import User
+
+templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
+templates.env.globals["csrf_field"] = FORM_FIELD
+
+
+class LoginRequired(Exception):
+    def __init__(self, next_path: str):
+        self.next_path = next_path
+
+
+def page_user(request: Request, user: Annotated[User | None, Depends(optional_user)]) -> User:
+    if user is None:
+        raise LoginRequired(request.url.path)
+    return user
+
+
+def staff_page_user(user: Annotated[User, Depends(page_user)]) -> User:
+    if not user.is_staff:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "this page is for course staff only")
+    return user
+
+
+PageUser = Annotated[User, Depends(page_user)]
+StaffPageUser = Annotated[User, Depends(staff_page_user)]
+
+
+async def checked_form(request: Request) -> dict:
+    """The submitted form, after checking its CSRF token."""
+    form = await request.form()
+    check_csrf(request, form.get(FORM_FIELD))
+    return dict(form)
+
+
+CheckedForm = Annotated[dict, Depends(checked_form)]
+
+
+def render(request: Request, name: str, context: dict | None = None, status_code: int = 200) -> HTMLResponse:
+    return templates.TemplateResponse(request, name, {"csrf_token": csrf_token(request), **(context or {})},
+                                      status_code=status_code)
+
+
+def is_page(request: Request) -> bool:
+    return not request.url.path.startswith("/api/")
+
+
+async def login_required_handler(request: Request, exc: LoginRequired):
+    return RedirectResponse(f"/login?next={quote(exc.next_path)}", status.HTTP_303_SEE_OTHER)
+
+
+async def http_error_handler(request: Request, exc: StarletteHTTPException):
+    """Pages get an error page; the JSON API keeps its JSON errors."""
+    if not is_page(request):
+        from fastapi.exception_handlers import http_exception_handler
+
+        return await http_exception_handler(request, exc)
+    titles = {403: "Not allowed", 404: "Not found", 400: "Rejected", 413: "Too large"}
+    return render(request, "error.html", {"status": exc.status_code, "title": titles.get(exc.status_code, "Error"),
+                                          "detail": exc.detail, "user": None}, status_code=exc.status_code)
