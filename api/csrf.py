@@ -1,4 +1,5 @@
 """CSRF protection for cookie sessions: a secret per session, sent back in forms and in a header."""
+
 from __future__ import annotations
 
 import secrets
@@ -21,4 +22,6 @@ def csrf_token(request: Request) -> str:
 def check_csrf(request: Request, submitted: str | None) -> None:
     expected = request.session.get(SESSION_KEY)
     if not expected or not submitted or not secrets.compare_digest(expected, submitted):
-        raise HTTPException(status.HTTP_403_FORBIDDEN, "invalid or missing CSRF token: reload the page and try again")
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN, "invalid or missing CSRF token: reload the page and try again"
+        )

@@ -1,4 +1,5 @@
 """Helpers for the server-rendered pages: templates, the logged-in user, errors as pages."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -50,8 +51,9 @@ CheckedForm = Annotated[dict, Depends(checked_form)]
 
 
 def render(request: Request, name: str, context: dict | None = None, status_code: int = 200) -> HTMLResponse:
-    return templates.TemplateResponse(request, name, {"csrf_token": csrf_token(request), **(context or {})},
-                                      status_code=status_code)
+    return templates.TemplateResponse(
+        request, name, {"csrf_token": csrf_token(request), **(context or {})}, status_code=status_code
+    )
 
 
 def is_page(request: Request) -> bool:
@@ -69,5 +71,14 @@ async def http_error_handler(request: Request, exc: StarletteHTTPException):
 
         return await http_exception_handler(request, exc)
     titles = {403: "Not allowed", 404: "Not found", 400: "Rejected", 413: "Too large"}
-    return render(request, "error.html", {"status": exc.status_code, "title": titles.get(exc.status_code, "Error"),
-                                          "detail": exc.detail, "user": None}, status_code=exc.status_code)
+    return render(
+        request,
+        "error.html",
+        {
+            "status": exc.status_code,
+            "title": titles.get(exc.status_code, "Error"),
+            "detail": exc.detail,
+            "user": None,
+        },
+        status_code=exc.status_code,
+    )

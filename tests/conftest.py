@@ -77,3 +77,21 @@ def make_handin(tmp_path_factory, reference_mytorch) -> Callable[..., Path]:
         return handin
 
     return build
+
+
+@pytest.fixture(scope="session")
+def migrated() -> None:
+    """The test database at the newest migration."""
+    from service import migrate
+
+    migrate(os.environ.copy())
+
+
+@pytest.fixture(scope="module")
+def live_service(migrated, tmp_path_factory):
+    """The API and a Celery worker as real processes on PostgreSQL and Redis."""
+    from service import running_service
+
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    with running_service(env, tmp_path_factory.mktemp("service-logs")) as service:
+        yield service

@@ -137,8 +137,11 @@ def list_all(
 
 
 def status_counts(session: Session, assignment: Assignment) -> dict[str, int]:
-    rows = session.execute(select(Submission.status, func.count()).where(Submission.assignment_id == assignment.id)
-                           .group_by(Submission.status)).all()
+    rows = session.execute(
+        select(Submission.status, func.count())
+        .where(Submission.assignment_id == assignment.id)
+        .group_by(Submission.status)
+    ).all()
     return {str(status.value): count for status, count in rows}
 
 

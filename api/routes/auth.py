@@ -6,8 +6,8 @@ from fastapi import APIRouter, HTTPException, Request, status
 from pydantic import BaseModel
 
 from api.crud import users
-from api.deps import CurrentUser, SessionDep
 from api.csrf import csrf_token
+from api.deps import CurrentUser, SessionDep
 from api.schemas import LoginOut, UserOut
 
 router = APIRouter(tags=["auth"])
@@ -26,8 +26,9 @@ def login(credentials: Credentials, request: Request, session: SessionDep):
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "wrong username or password")
     request.session.clear()
     request.session["user_id"] = user.id
-    return LoginOut(username=user.username, display_name=user.display_name, role=user.role,
-                    csrf_token=csrf_token(request))
+    return LoginOut(
+        username=user.username, display_name=user.display_name, role=user.role, csrf_token=csrf_token(request)
+    )
 
 
 @router.post("/auth/logout", status_code=status.HTTP_204_NO_CONTENT)

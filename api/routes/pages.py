@@ -1,4 +1,5 @@
 """Server-rendered pages for students and course staff."""
+
 from __future__ import annotations
 
 import math
@@ -21,8 +22,12 @@ from worker.queue import enqueue
 
 router = APIRouter(include_in_schema=False)
 PAGE_SIZE = 50
-SORTS = {"username": lambda row: row.username, "total": lambda row: (row.adjusted_total is None, -(row.adjusted_total or 0)),
-         "submissions": lambda row: -row.submissions, "late": lambda row: (not row.late, row.username)}
+SORTS = {
+    "username": lambda row: row.username,
+    "total": lambda row: (row.adjusted_total is None, -(row.adjusted_total or 0)),
+    "submissions": lambda row: -row.submissions,
+    "late": lambda row: (not row.late, row.username),
+}
 
 
 def owned_submission(session, submission_id: int, user):
@@ -34,7 +39,9 @@ def owned_submission(session, submission_id: int, user):
 
 @router.get("/")
 def home(request: Request):
-    return RedirectResponse("/assignments" if request.session.get("user_id") else "/login", status.HTTP_303_SEE_OTHER)
+    return RedirectResponse(
+        "/assignments" if request.session.get("user_id") else "/login", status.HTTP_303_SEE_OTHER
+    )
 
 
 @router.get("/login")
@@ -49,8 +56,12 @@ def login(request: Request, session: SessionDep, form: CheckedForm):
     if not target.startswith("/") or target.startswith("//"):
         target = "/assignments"  # never redirect off the site
     if user is None:
-        return render(request, "login.html", {"next": target, "user": None,
-                                              "error": "Wrong username or password."}, status_code=401)
+        return render(
+            request,
+            "login.html",
+            {"next": target, "user": None, "error": "Wrong username or password."},
+            status_code=401,
+        )
     csrf = request.session.get("csrf")
     request.session.clear()
     request.session.update({"user_id": user.id, "csrf": csrf})
@@ -65,24 +76,39 @@ def logout(request: Request, form: CheckedForm):
 
 @router.get("/assignments")
 def assignment_list(request: Request, user: PageUser, session: SessionDep):
-    return render(request, "assignments.html", {"user": user, "assignments": assignments.all_assignments(session)})
+    return render(
+        request, "assignments.html", {"user": user, "assignments": assignments.all_assignments(session)}
+    )
 
 
 @router.get("/assignments/{slug}")
 def assignment_page(slug: str, request: Request, user: PageUser, session: SessionDep):
     assignment = assignment_by_slug(slug, session)
     history = submissions.list_for(session, assignment, user)
-    return render(request, "assignment.html", {
-        "user": user, "assignment": assignment, "history": history, "latest": history[0] if history else None,
-        "adjusted": lambda s: adjusted_total(assignment, s.total, s.late_days),
-        "used": len(history),
-    })
+    return render(
+        request,
+        "assignment.html",
+        {
+            "user": user,
+            "assignment": assignment,
+            "history": history,
+            "latest": history[0] if history else None,
+            "adjusted": lambda s: adjusted_total(assignment, s.total, s.late_days),
+            "used": len(history),
+        },
+    )
 
 
 @router.post("/assignments/{slug}/upload")
-async def upload_form(slug: str, request: Request, user: PageUser, session: SessionDep,
-                      file: Annotated[UploadFile, File()], csrf_token: Annotated[str, Form()] = ""):
-    """The upload form without JavaScript: stores, queues, and shows the submission (or why it was refused)."""
+async def upload_form(
+    slug: str,
+    request: Request,
+    user: PageUser,
+    session: SessionDep,
+    file: Annotated[UploadFile, File()],
+    csrf_token: Annotated[str, Form()] = "",
+):
+    """The upload form without JavaScript: stores, queues, shows the submission (or why it was refused)."""
     check_csrf(request, csrf_token)
     assignment = assignment_by_slug(slug, session)
     data = await read_upload(file)
@@ -100,50 +126,83 @@ async def upload_form(slug: str, request: Request, user: PageUser, session: Sess
 @router.get("/submissions/{submission_id}")
 def submission_page(submission_id: int, request: Request, user: PageUser, session: SessionDep):
     submission = owned_submission(session, submission_id, user)
-    return render(request, "submission.html", {
-        "user": user, "submission": submission, "assignment": submission.assignment,
-        "adjusted": adjusted_total(submission.assignment, submission.total, submission.late_days),
-    })
+    return render(
+        request,
+        "submission.html",
+        {
+            "user": user,
+            "submission": submission,
+            "assignment": submission.assignment,
+            "adjusted": adjusted_total(submission.assignment, submission.total, submission.late_days),
+        },
+    )
 
 
 @router.get("/submissions/{submission_id}/result")
 def submission_result(submission_id: int, request: Request, user: PageUser, session: SessionDep):
     """The result block alone, for the page to swap in once grading is done."""
     submission = owned_submission(session, submission_id, user)
-    return render(request, "_result.html", {
-        "user": user, "submission": submission,
-        "adjusted": adjusted_total(submission.assignment, submission.total, submission.late_days),
-    })
+    return render(
+        request,
+        "_result.html",
+        {
+            "user": user,
+            "submission": submission,
+            "adjusted": adjusted_total(submission.assignment, submission.total, submission.late_days),
+        },
+    )
 
 
 @router.get("/submissions/{submission_id}/files")
-def submission_files(submission_id: int, request: Request, user: PageUser, session: SessionDep,
-                     path: str | None = None):
+def submission_files(
+    submission_id: int, request: Request, user: PageUser, session: SessionDep, path: str | None = None
+):
     """The files of a handin, read from the stored archive (never run)."""
     submission = owned_submission(session, submission_id, user)
     files = read_handin_files(submissions.blob_bytes(session, submission))
     if path is not None and path not in files:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no file {path!r} in this handin")
     shown = files[path].decode("utf-8", "replace") if path else None
-    return render(request, "files.html", {"user": user, "submission": submission, "files": sorted(files),
-                                          "path": path, "content": shown})
+    return render(
+        request,
+        "files.html",
+        {"user": user, "submission": submission, "files": sorted(files), "path": path, "content": shown},
+    )
 
 
 @router.get("/assignments/{slug}/scoreboard")
-def scoreboard_page(slug: str, request: Request, user: StaffPageUser, session: SessionDep,
-                    q: str = "", sort: str = Query("username", pattern="^(username|total|submissions|late)$"),
-                    page: int = Query(1, ge=1)):
+def scoreboard_page(
+    slug: str,
+    request: Request,
+    user: StaffPageUser,
+    session: SessionDep,
+    q: str = "",
+    sort: str = Query("username", pattern="^(username|total|submissions|late)$"),
+    page: int = Query(1, ge=1),
+):
     assignment = assignment_by_slug(slug, session)
     board = scoreboard.build(session, assignment)
     rows = [row for row in board.rows if q.lower() in (row.username + " " + row.display_name).lower()]
     rows.sort(key=SORTS[sort])
     pages = max(1, math.ceil(len(rows) / PAGE_SIZE))
-    shown = rows[(page - 1) * PAGE_SIZE: page * PAGE_SIZE]
-    return render(request, "scoreboard.html", {
-        "user": user, "assignment": assignment, "board": board, "rows": shown, "count": len(rows), "q": q,
-        "sort": sort, "page": page, "pages": pages, "histogram": histogram(board),
-        "graded": sum(row.total is not None for row in board.rows),
-    })
+    shown = rows[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
+    return render(
+        request,
+        "scoreboard.html",
+        {
+            "user": user,
+            "assignment": assignment,
+            "board": board,
+            "rows": shown,
+            "count": len(rows),
+            "q": q,
+            "sort": sort,
+            "page": page,
+            "pages": pages,
+            "histogram": histogram(board),
+            "graded": sum(row.total is not None for row in board.rows),
+        },
+    )
 
 
 def histogram(board) -> dict:
@@ -162,8 +221,16 @@ def student_history(slug: str, username: str, request: Request, user: StaffPageU
     student = users.get_by_username(session, username)
     if student is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no student {username!r}")
-    return render(request, "student.html", {"user": user, "assignment": assignment, "student": student,
-                                            "history": submissions.list_for(session, assignment, student)})
+    return render(
+        request,
+        "student.html",
+        {
+            "user": user,
+            "assignment": assignment,
+            "student": student,
+            "history": submissions.list_for(session, assignment, student),
+        },
+    )
 
 
 @router.get("/assignments/{slug}/settings")
@@ -174,17 +241,26 @@ def settings_page(slug: str, request: Request, user: StaffPageUser, session: Ses
 @router.post("/assignments/{slug}/settings")
 def save_settings(slug: str, request: Request, user: StaffPageUser, session: SessionDep, form: CheckedForm):
     assignment = assignment_by_slug(slug, session)
-    fields = {key: (value if value != "" else None) for key, value in form.items()
-              if key in AssignmentUpdate.model_fields}
+    fields = {
+        key: (value if value != "" else None)
+        for key, value in form.items()
+        if key in AssignmentUpdate.model_fields
+    }
     fields["public_scoreboard"] = "public_scoreboard" in form
     try:
         changes = AssignmentUpdate(**fields)
         if changes.due_at and changes.late_deadline_at and changes.late_deadline_at < changes.due_at:
             raise ValueError("the late deadline cannot be before the due date")
     except (ValidationError, ValueError) as error:
-        message = "; ".join(e["msg"] for e in error.errors()) if isinstance(error, ValidationError) else str(error)
-        return render(request, "settings.html", {"user": user, "assignment": assignment, "error": message},
-                      status_code=400)
+        message = (
+            "; ".join(e["msg"] for e in error.errors()) if isinstance(error, ValidationError) else str(error)
+        )
+        return render(
+            request,
+            "settings.html",
+            {"user": user, "assignment": assignment, "error": message},
+            status_code=400,
+        )
     for field, value in changes.model_dump(exclude_unset=True).items():
         if value is not None or field in ("max_submissions", "late_penalty_cap"):
             setattr(assignment, field, value)
@@ -200,8 +276,13 @@ def public_scoreboard(slug: str, request: Request, user: PageUser, session: Sess
         raise HTTPException(status.HTTP_404_NOT_FOUND, "this course has no public scoreboard")
     board = scoreboard.build(session, assignment)
     nicknames = {student.username: student.nickname for student in users.students(session)}
-    rows = sorted(((nicknames[row.username], row) for row in board.rows if row.adjusted_total is not None),
-                  key=lambda item: (-(item[1].adjusted_total or 0), item[0]))
+    rows = sorted(
+        ((nicknames[row.username], row) for row in board.rows if row.adjusted_total is not None),
+        key=lambda item: (-(item[1].adjusted_total or 0), item[0]),
+    )
     mine = nicknames.get(user.username)
-    return render(request, "public.html", {"user": user, "assignment": assignment, "board": board, "rows": rows,
-                                           "mine": mine})
+    return render(
+        request,
+        "public.html",
+        {"user": user, "assignment": assignment, "board": board, "rows": rows, "mine": mine},
+    )

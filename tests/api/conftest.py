@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from service import PROJECT, running_service
 from sqlalchemy import text
 
 from api.crud import users
@@ -18,17 +13,6 @@ from api.db import session_factory
 from api.models import Assignment, Base, Role
 
 PASSWORD = "correct horse battery staple"
-
-
-@pytest.fixture(scope="session")
-def migrated() -> None:
-    subprocess.run(
-        [str(Path(sys.executable).parent / "alembic"), "upgrade", "head"],
-        cwd=PROJECT,
-        check=True,
-        capture_output=True,
-        env=os.environ.copy(),
-    )
 
 
 @pytest.fixture
@@ -89,11 +73,3 @@ def as_user(make_user, app_client):
         return client
 
     return client_for
-
-
-@pytest.fixture(scope="module")
-def live_service(migrated, tmp_path_factory):
-    """The API and a Celery worker as real processes on PostgreSQL and Redis."""
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    with running_service(env, tmp_path_factory.mktemp("service-logs")) as service:
-        yield service

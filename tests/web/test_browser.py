@@ -1,0 +1,193 @@
+"""Students and course staff in a real headless Chromium against the live service."""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import shutil
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from service import PROJECT, run_cli
+
+playwright_api = pytest.importorskip("playwright.sync_api")
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+SCREENSHOTS = PROJECT / "test-artifacts" / "screenshots"
+PASSWORD = "a long demo password"
+pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="Debian's chromium is not installed")
+
+
+@pytest.fixture(scope="module")
+def course(live_service):
+    env = live_service.env
+    due = (datetime.now(UTC) + timedelta(days=2)).isoformat()
+    run_cli(
+        env,
+        "assignment",
+        "hw1-bonus",
+        "--title",
+        "HW1 Bonus: Adam, Dropout and BatchNorm",
+        "--due",
+        due,
+        "--late-deadline",
+        (datetime.now(UTC) + timedelta(days=4)).isoformat(),
+        "--penalty-per-day",
+        "0.1",
+    )
+    for username, name, role in (
+        ("alice", "Alice Liddell", "student"),
+        ("bob", "Bob Builder", "student"),
+        ("ta", "Teaching Assistant", "ta"),
+    ):
+        run_cli(env, "create-user", username, "--name", name, "--role", role, "--password", PASSWORD)
+    return live_service
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with playwright_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
+        )
+        yield browser
+        browser.close()
+
+
+def login(browser, service, username: str, **context_options):
+    context = browser.new_context(accept_downloads=True, **context_options)
+    page = context.new_page()
+    page.goto(service.url + "/assignments")
+    assert "/login" in page.url  # not logged in: sent to the login page
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url("**/assignments")
+    return page
+
+
+def shot(page, name: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+
+def upload(page, handin: Path) -> None:
+    page.set_input_files("#handin", str(handin))
+    page.click("#upload-form button[type=submit]")
+
+
+def test_student_sees_full_marks_then_the_failing_test_without_reloading(course, browser, make_handin):
+    page = login(browser, course, "alice")
+    page.click("text=HW1 Bonus: Adam, Dropout and BatchNorm")
+    page.wait_for_url("**/assignments/hw1-bonus")
+    page.evaluate("window.notReloaded = true")
+
+    upload(page, make_handin("browser-correct"))
+    page.wait_for_selector("#latest-result .total", timeout=90_000)
+    assert page.inner_text("#latest-result .total") == "25/25"
+    assert page.evaluate("window.notReloaded") is True  # the score appeared in place
+    assert page.inner_text("#history tbody tr:first-child .score") == "25/25"
+    shot(page, "student-graded")
+
+    upload(
+        page,
+        make_handin(
+            "browser-broken",
+            {
+                "optim/adam.py": lambda text: text.replace(
+                    'm_hat = state["m_t"] / (1 - b1**self.t)', 'm_hat = state["m_t"]'
+                )
+            },
+        ),
+    )
+    page.wait_for_selector("#latest-result tr.fail", timeout=90_000)
+    failing = page.inner_text("#latest-result tr.fail >> nth=0")
+    assert "train step 2, output [train1.y]" in failing
+    assert page.inner_text("#latest-result .total") == "16/25"
+    assert page.evaluate("window.notReloaded") is True
+    shot(page, "student-failing-test")
+
+
+def test_rejected_upload_says_why(course, browser, tmp_path):
+    page = login(browser, course, "bob")
+    page.goto(course.url + "/assignments/hw1-bonus")
+    bogus = tmp_path / "handin.tar"
+    bogus.write_bytes(b"definitely not a tar archive " * 40)
+    upload(page, bogus)
+    page.wait_for_selector("#upload-message.error")
+    assert "not a tar archive" in page.inner_text("#upload-message")
+
+
+def test_student_is_refused_the_staff_pages(course, browser):
+    page = login(browser, course, "bob")
+    for path in (
+        "/assignments/hw1-bonus/scoreboard",
+        "/assignments/hw1-bonus/settings",
+        "/assignments/hw1-bonus/students/alice",
+    ):
+        response = page.goto(course.url + path)
+        assert response.status == 403
+        assert "course staff only" in page.inner_text("main")
+    response = page.goto(course.url + "/api/v1/assignments/hw1-bonus/scoreboard")
+    assert response.status == 403
+
+
+def test_ta_sees_scores_downloads_csv_and_regrades(course, browser, make_handin):
+    with course.client() as client:  # bob uploads the stub through the API so the board has two students
+        token = run_cli(course.env, "token", "issue", "bob").strip()
+        client.headers["Authorization"] = f"Bearer {token}"
+        created = client.post(
+            "/api/v1/assignments/hw1-bonus/submissions",
+            files={"file": ("handin.tar", make_handin("browser-stub", stub=True).read_bytes())},
+        )
+        course.wait_graded(client, created.json()["id"])
+
+    page = login(browser, course, "ta")
+    page.goto(course.url + "/assignments/hw1-bonus/scoreboard")
+    rows = {
+        row.inner_text().split("\n")[0]: row.inner_text()
+        for row in page.query_selector_all("table.scoreboard tbody tr")
+    }
+    assert "16" in rows["alice"] and rows["bob"].rstrip().endswith("0")
+    assert page.query_selector("svg.histogram rect") is not None
+    shot(page, "scoreboard")
+
+    with page.expect_download() as download:
+        page.click("text=Download grades (CSV)")
+    grades = list(csv.DictReader(io.StringIO(Path(download.value.path()).read_text())))
+    assert {row["username"]: row["total"] for row in grades} == {"alice": "16.0", "bob": "0.0"}
+
+    page.on("dialog", lambda dialog: dialog.accept())
+    page.click("#regrade-all")
+    page.wait_for_selector("text=All 2 regraded", timeout=120_000)
+
+    page.goto(course.url + "/assignments/hw1-bonus/students/alice")
+    page.click("table tbody tr:first-child >> text=files")
+    page.click("text=mytorch/optim/adam.py")
+    assert "class Adam" in page.inner_text("section.code pre")
+
+
+def test_pages_fit_a_phone_screen(course, browser):
+    page = login(browser, course, "alice", viewport={"width": 390, "height": 844}, is_mobile=True)
+    page.goto(course.url + "/assignments/hw1-bonus")
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390  # no sideways scrolling of the page itself (wide tables scroll in their own box)
+    shot(page, "student-phone")
+
+
+def test_public_scoreboard_shows_nicknames_only(course, browser):
+    page = login(browser, course, "alice")
+    page.goto(course.url + "/assignments/hw1-bonus/public")
+    text = page.inner_text("main")
+    assert "alice" not in text.lower().replace("your", "") and "Alice" not in text and "bob" not in text
+    assert "yours is" in text
