@@ -1,0 +1,62 @@
+"""Cookie sessions need the CSRF token on every change; bearer tokens (the CLI) do not."""
+from __future__ import annotations
+
+from tests_support import tiny_handin
+
+from api.models import Role
+
+PASSWORD = "correct horse battery staple"
+
+
+def logged_in(app_client, make_user, username="alice", role=Role.student) -> str:
+    make_user(username, role)
+    response = app_client.post("/api/v1/auth/login", json={"username": username, "password": PASSWORD})
+    return response.json()["csrf_token"]
+
+
+def test_cookie_upload_without_the_csrf_header_is_refused(app_client, make_user, assignment):
+    token = logged_in(app_client, make_user)
+    files = {"file": ("handin.tar", tiny_handin())}
+    refused = app_client.post("/api/v1/assignments/hw1-bonus/submissions", files=files)
+    assert refused.status_code == 403 and "CSRF" in refused.json()["detail"]
+    forged = app_client.post("/api/v1/assignments/hw1-bonus/submissions", files=files,
+                             headers={"X-CSRF-Token": "guess"})
+    assert forged.status_code == 403
+    accepted = app_client.post("/api/v1/assignments/hw1-bonus/submissions", files=files,
+                               headers={"X-CSRF-Token": token})
+    assert accepted.status_code == 202
+
+
+def test_page_forms_without_the_token_are_refused(app_client, make_user, assignment):
+    logged_in(app_client, make_user, "ta", Role.ta)
+    response = app_client.post("/assignments/hw1-bonus/settings", data={"title": "Hijacked"})
+    assert response.status_code == 403
+    assert "CSRF" in response.text
+    assert app_client.get("/api/v1/assignments/hw1-bonus").json()["title"] == "HW1 Bonus"
+
+
+def test_login_form_needs_the_token_and_never_redirects_off_site(app_client, make_user):
+    make_user("alice")
+    page = app_client.get("/login")
+    token = page.text.split('name="csrf_token" value="')[1].split('"')[0]
+    assert app_client.post("/login", data={"username": "alice", "password": PASSWORD}).status_code == 403
+    response = app_client.post("/login", data={"username": "alice", "password": PASSWORD, "csrf_token": token,
+                                               "next": "//evil.example/"}, follow_redirects=False)
+    assert response.status_code == 303 and response.headers["location"] == "/assignments"
+
+
+def test_bearer_token_needs_no_csrf_header(as_user, assignment):
+    response = as_user("alice").post("/api/v1/assignments/hw1-bonus/submissions",
+                                     files={"file": ("handin.tar", tiny_handin())})
+    assert response.status_code == 202
+
+
+def test_pages_redirect_anonymous_visitors_to_login(app_client, assignment):
+    response = app_client.get("/assignments/hw1-bonus", follow_redirects=False)
+    assert response.status_code == 303 and response.headers["location"] == "/login?next=/assignments/hw1-bonus"
+
+
+def test_unknown_page_is_a_404_page(app_client, make_user):
+    logged_in(app_client, make_user)
+    response = app_client.get("/assignments/nope")
+    assert response.status_code == 404 and "Not found" in response.text and "<html" in response.text
