@@ -1,4 +1,5 @@
 """Cookie sessions need the CSRF token on every change; bearer tokens (the CLI) do not."""
+
 from __future__ import annotations
 
 from tests_support import tiny_handin
@@ -19,11 +20,13 @@ def test_cookie_upload_without_the_csrf_header_is_refused(app_client, make_user,
     files = {"file": ("handin.tar", tiny_handin())}
     refused = app_client.post("/api/v1/assignments/hw1-bonus/submissions", files=files)
     assert refused.status_code == 403 and "CSRF" in refused.json()["detail"]
-    forged = app_client.post("/api/v1/assignments/hw1-bonus/submissions", files=files,
-                             headers={"X-CSRF-Token": "guess"})
+    forged = app_client.post(
+        "/api/v1/assignments/hw1-bonus/submissions", files=files, headers={"X-CSRF-Token": "guess"}
+    )
     assert forged.status_code == 403
-    accepted = app_client.post("/api/v1/assignments/hw1-bonus/submissions", files=files,
-                               headers={"X-CSRF-Token": token})
+    accepted = app_client.post(
+        "/api/v1/assignments/hw1-bonus/submissions", files=files, headers={"X-CSRF-Token": token}
+    )
     assert accepted.status_code == 202
 
 
@@ -40,20 +43,25 @@ def test_login_form_needs_the_token_and_never_redirects_off_site(app_client, mak
     page = app_client.get("/login")
     token = page.text.split('name="csrf_token" value="')[1].split('"')[0]
     assert app_client.post("/login", data={"username": "alice", "password": PASSWORD}).status_code == 403
-    response = app_client.post("/login", data={"username": "alice", "password": PASSWORD, "csrf_token": token,
-                                               "next": "//evil.example/"}, follow_redirects=False)
+    response = app_client.post(
+        "/login",
+        data={"username": "alice", "password": PASSWORD, "csrf_token": token, "next": "//evil.example/"},
+        follow_redirects=False,
+    )
     assert response.status_code == 303 and response.headers["location"] == "/assignments"
 
 
 def test_bearer_token_needs_no_csrf_header(as_user, assignment):
-    response = as_user("alice").post("/api/v1/assignments/hw1-bonus/submissions",
-                                     files={"file": ("handin.tar", tiny_handin())})
+    response = as_user("alice").post(
+        "/api/v1/assignments/hw1-bonus/submissions", files={"file": ("handin.tar", tiny_handin())}
+    )
     assert response.status_code == 202
 
 
 def test_pages_redirect_anonymous_visitors_to_login(app_client, assignment):
     response = app_client.get("/assignments/hw1-bonus", follow_redirects=False)
-    assert response.status_code == 303 and response.headers["location"] == "/login?next=/assignments/hw1-bonus"
+    assert response.status_code == 303
+    assert response.headers["location"] == "/login?next=/assignments/hw1-bonus"
 
 
 def test_unknown_page_is_a_404_page(app_client, make_user):
