@@ -24,6 +24,7 @@ class Settings(BaseSettings):
     # Storage and queue. The embedded defaults need nothing else running.
     database_url: str = f"sqlite:///{VAR_DIR / 'hw1grader.db'}"
     broker_url: str = f"sqla+sqlite:///{VAR_DIR / 'broker.db'}"
+    grading_queue: str = "grading"  # the broker queue the workers consume
 
     # Web
     secret_key: str = Field(

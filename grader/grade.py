@@ -6,6 +6,7 @@ import logging
 import os
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from grader import runtime
@@ -82,36 +83,16 @@ def grade_handin(archive: Path, config: GraderConfig | None = None) -> Report:
             Mount(HARNESS_DIR, HARNESS),
             Mount(submission, SUBMISSION),
         ]
-        tests: list[TestResult] = []
-        cpu = 0.0
-        for problem in rubric.PROBLEMS:
-            problem_tests = rubric.tests_of(problem)
-            run = sandbox.run(
-                [
-                    f"{RUNTIME}/bin/python",
-                    "-B",
-                    "-E",
-                    "-s",
-                    f"{HARNESS}/harness.py",
-                    AUTOGRADER,
-                    SUBMISSION,
-                    problem,
-                    *(test.case for test in problem_tests),
-                ],
-                mounts=mounts,
-                limits=config.limits,
-                env=SANDBOX_ENV,
-                cwd=SUBMISSION,
+        # The problems run side by side, each in its own sandbox: a hang costs one time limit, not three.
+        with ThreadPoolExecutor(max_workers=len(rubric.PROBLEMS)) as pool:
+            outcomes = list(
+                pool.map(
+                    lambda problem: run_problem(sandbox, mounts, problem, rubric, config), rubric.PROBLEMS
+                )
             )
-            cpu += run.cpu_seconds
-            records, frame_problems = parse_frames(run.result, {test.case for test in problem_tests})
-            expected = load_expected(problem, config.autograder_dir)
-            missing = missing_reason(run, config.limits.wall_seconds)
-            results = [
-                compare_test(test, records.get(test.case), expected, missing) for test in problem_tests
-            ]
-            tests.extend(results)
-            log_parts.append(problem_log(problem, run, records, results, frame_problems))
+    tests = [result for results, _, _ in outcomes for result in results]
+    log_parts += [log for _, log, _ in outcomes]
+    cpu = sum(cpu for _, _, cpu in outcomes)
 
     return Report(
         tests,
@@ -122,6 +103,33 @@ def grade_handin(archive: Path, config: GraderConfig | None = None) -> Report:
         cpu_s=cpu,
         sandbox=sandbox.name,
     )
+
+
+def run_problem(sandbox, mounts: list[Mount], problem: str, rubric, config: GraderConfig):
+    """Runs one problem's cases in a sandbox and scores them; returns (results, log section, CPU seconds)."""
+    problem_tests = rubric.tests_of(problem)
+    run = sandbox.run(
+        [
+            f"{RUNTIME}/bin/python",
+            "-B",
+            "-E",
+            "-s",
+            f"{HARNESS}/harness.py",
+            AUTOGRADER,
+            SUBMISSION,
+            problem,
+            *(test.case for test in problem_tests),
+        ],
+        mounts=mounts,
+        limits=config.limits,
+        env=SANDBOX_ENV,
+        cwd=SUBMISSION,
+    )
+    records, frame_problems = parse_frames(run.result, {test.case for test in problem_tests})
+    expected = load_expected(problem, config.autograder_dir)
+    missing = missing_reason(run, config.limits.wall_seconds)
+    results = [compare_test(test, records.get(test.case), expected, missing) for test in problem_tests]
+    return results, problem_log(problem, run, records, results, frame_problems), run.cpu_seconds
 
 
 def sandbox_for(config: GraderConfig):

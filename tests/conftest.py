@@ -29,9 +29,7 @@ def pytest_configure(config) -> None:
     os.environ["BROKER_URL"] = TEST_REDIS_URL
     os.environ["SECRET_KEY"] = "test-secret-key"
     os.environ.setdefault("SANDBOX", "bwrap")
-    import redis
-
-    redis.Redis.from_url(TEST_REDIS_URL).flushdb()
+    os.environ["GRADING_QUEUE"] = f"grading-{TEST_DATABASE}"  # test runs side by side never share jobs
 
 
 def pytest_unconfigure(config) -> None:

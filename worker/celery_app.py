@@ -17,7 +17,7 @@ app.conf.update(
     task_reject_on_worker_lost=True,
     task_ignore_result=True,  # results live in the database
     worker_prefetch_multiplier=1,  # one job at a time per process: a slow job never holds others back
-    task_default_queue="grading",
+    task_default_queue=settings.grading_queue,
     broker_connection_retry_on_startup=True,
     beat_schedule={
         "sweep": {"task": "worker.tasks.sweep", "schedule": float(settings.sweep_interval_s)},
