@@ -48,6 +48,10 @@ class Settings(BaseSettings):
     runtimes_dir: Path = RUNTIMES_DIR
     grading_retries: int = 3  # for infrastructure errors only; a failing student is not retried
 
+    # Logs: JSON lines carrying submission_id from upload to score, or plain text
+    log_format: str = Field("json", pattern="^(json|text)$")
+    log_level: str = "INFO"
+
     # Reliability
     requeue_after_s: int = 120  # queued this long without being picked up: send the task again
     stuck_after_s: int = 600  # running this long: the worker died; grade again

@@ -54,6 +54,9 @@ class BodySizeLimit:
             await self.refuse(send)
 
     async def refuse(self, send: Send) -> None:
+        from api.metrics import UPLOADS_REJECTED
+
+        UPLOADS_REJECTED.labels("too_large").inc()
         body = json.dumps(
             {
                 "detail": f"the file is too large: the limit is {self.max_bytes // (1024 * 1024)} MB "

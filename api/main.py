@@ -11,6 +11,7 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from api.config import get_settings
 from api.limits import BodySizeLimit
+from api.logs import configure_logging
 from api.routes import assignments, auth, health, pages, staff, submissions
 from api.web import LoginRequired, http_error_handler, login_required_handler
 
@@ -19,6 +20,7 @@ API_PREFIX = "/api/v1"
 
 def create_app() -> FastAPI:
     settings = get_settings()
+    configure_logging()
     app = FastAPI(
         title="HW1 Bonus grader",
         version="1.0",
@@ -36,6 +38,7 @@ def create_app() -> FastAPI:
     for module in (auth, assignments, submissions, staff):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(health.router, prefix=API_PREFIX)
+    app.include_router(health.metrics_router)
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
     app.add_exception_handler(LoginRequired, login_required_handler)

@@ -157,6 +157,7 @@ class Submission(Base):
     runtime: Mapped[dict] = mapped_column(JSON, default=dict)  # python, numpy, scipy, sandbox
     duration_s: Mapped[float | None] = mapped_column(Float)
     cpu_s: Mapped[float | None] = mapped_column(Float)
+    sandbox_kills: Mapped[str | None] = mapped_column(String(200))  # e.g. "wall-clock,cpu"; None if none
 
     user: Mapped[User] = relationship()
     assignment: Mapped[Assignment] = relationship()
@@ -167,6 +168,17 @@ class Submission(Base):
     @property
     def late(self) -> bool:
         return self.late_days > 0
+
+
+class LoginFailure(Base):
+    """A failed login, kept for a short while to slow down password guessing."""
+
+    __tablename__ = "login_failures"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), index=True)
+    address: Mapped[str] = mapped_column(String(64), default="")
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
 
 
 class TestScore(Base):

@@ -90,9 +90,10 @@ def grade_handin(archive: Path, config: GraderConfig | None = None) -> Report:
                     lambda problem: run_problem(sandbox, mounts, problem, rubric, config), rubric.PROBLEMS
                 )
             )
-    tests = [result for results, _, _ in outcomes for result in results]
-    log_parts += [log for _, log, _ in outcomes]
-    cpu = sum(cpu for _, _, cpu in outcomes)
+    tests = [result for results, *_ in outcomes for result in results]
+    log_parts += [log for _, log, *_ in outcomes]
+    cpu = sum(cpu for _, _, cpu, _ in outcomes)
+    kills = [kill for _, _, _, kill in outcomes if kill]
 
     return Report(
         tests,
@@ -101,12 +102,16 @@ def grade_handin(archive: Path, config: GraderConfig | None = None) -> Report:
         "\n".join(log_parts) + "\n",
         time.monotonic() - started,
         cpu_s=cpu,
+        kills=kills,
         sandbox=sandbox.name,
     )
 
 
 def run_problem(sandbox, mounts: list[Mount], problem: str, rubric, config: GraderConfig):
-    """Runs one problem's cases in a sandbox and scores them; returns (results, log section, CPU seconds)."""
+    """Runs one problem's cases in a sandbox and scores them.
+
+    Returns (results, log section, CPU seconds, why the sandbox was killed or None).
+    """
     problem_tests = rubric.tests_of(problem)
     run = sandbox.run(
         [
@@ -129,7 +134,8 @@ def run_problem(sandbox, mounts: list[Mount], problem: str, rubric, config: Grad
     expected = load_expected(problem, config.autograder_dir)
     missing = missing_reason(run, config.limits.wall_seconds)
     results = [compare_test(test, records.get(test.case), expected, missing) for test in problem_tests]
-    return results, problem_log(problem, run, records, results, frame_problems), run.cpu_seconds
+    log = problem_log(problem, run, records, results, frame_problems)
+    return results, log, run.cpu_seconds, run.killed_reason
 
 
 def sandbox_for(config: GraderConfig):

@@ -28,6 +28,7 @@ class Report:
     # Resource use of the sandboxed runs, for the service's accounting.
     cpu_s: float = 0.0
     sandbox: str = ""
+    kills: list[str] = field(default_factory=list)  # why sandboxes were killed: wall-clock, cpu, ...
 
     @property
     def total(self) -> float:
@@ -43,6 +44,7 @@ class Report:
             "duration_s": round(self.duration_s, 3),
             "cpu_s": round(self.cpu_s, 3),
             "sandbox": self.sandbox,
+            "kills": self.kills,
         }
 
     def autolab_line(self) -> str:

@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 from celery import Celery
+from celery.signals import setup_logging
 
 from api.config import get_settings
 from api.db import prepare_sqlite_folder
+from api.logs import configure_logging
 
 settings = get_settings()
 if settings.broker_url.startswith("sqla+"):
     prepare_sqlite_folder(settings.broker_url.removeprefix("sqla+"))
+
+
+@setup_logging.connect
+def _logging(**_) -> None:  # our JSON logs instead of Celery's own setup
+    configure_logging()
+
 
 app = Celery("hw1grader", broker=settings.broker_url, include=["worker.tasks"])
 app.conf.update(
@@ -22,7 +30,6 @@ app.conf.update(
     beat_schedule={
         "sweep": {"task": "worker.tasks.sweep", "schedule": float(settings.sweep_interval_s)},
     },
-    worker_hijack_root_logger=False,
 )
 if settings.broker_url.startswith(("redis://", "rediss://")):
     # An unacknowledged job goes back to the queue after this long (its worker died without saying so).

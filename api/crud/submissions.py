@@ -230,6 +230,7 @@ def store_report(session: Session, submission_id: int, report: dict) -> None:
     submission.runtime = dict(report["runtime"], sandbox=report.get("sandbox", ""))
     submission.duration_s = report["duration_s"]
     submission.cpu_s = report.get("cpu_s")
+    submission.sandbox_kills = ",".join(report.get("kills", [])) or None
     submission.status = Status.graded
     submission.graded_at = utcnow()
     submission.error = ""

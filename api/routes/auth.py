@@ -5,12 +5,17 @@ from __future__ import annotations
 from fastapi import APIRouter, HTTPException, Request, status
 from pydantic import BaseModel
 
-from api.crud import users
+from api.config import get_settings
+from api.crud import logins
 from api.csrf import csrf_token
 from api.deps import CurrentUser, SessionDep
 from api.schemas import LoginOut, UserOut
 
 router = APIRouter(tags=["auth"])
+
+
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else ""
 
 
 class Credentials(BaseModel):
@@ -21,7 +26,20 @@ class Credentials(BaseModel):
 @router.post("/auth/login", response_model=LoginOut)
 def login(credentials: Credentials, request: Request, session: SessionDep):
     """Starts a cookie session; later unsafe requests must carry the returned csrf_token as X-CSRF-Token."""
-    user = users.authenticate(session, credentials.username, credentials.password)
+    try:
+        user = logins.attempt(
+            session,
+            credentials.username,
+            credentials.password,
+            client_address(request),
+            get_settings().login_attempts_per_minute,
+        )
+    except logins.TooManyAttempts:
+        raise HTTPException(
+            status.HTTP_429_TOO_MANY_REQUESTS,
+            "too many failed logins: wait a minute",
+            headers={"Retry-After": str(logins.TooManyAttempts.retry_after_s)},
+        ) from None
     if user is None:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "wrong username or password")
     request.session.clear()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy import text
 
 from api.db import get_engine
@@ -38,3 +38,16 @@ def health():
     return JSONResponse(
         {"status": "ok" if healthy else "degraded", **checks}, status_code=200 if healthy else 503
     )
+
+
+metrics_router = APIRouter()
+
+
+@metrics_router.get("/metrics", include_in_schema=False)
+def metrics():
+    """Prometheus metrics (queue depth, jobs by outcome, grading time, sandbox kills, rejected uploads)."""
+    from prometheus_client import CONTENT_TYPE_LATEST
+
+    from api.metrics import render
+
+    return Response(render(), media_type=CONTENT_TYPE_LATEST)

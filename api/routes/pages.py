@@ -6,19 +6,19 @@ import math
 from typing import Annotated
 
 from fastapi import APIRouter, File, Form, HTTPException, Query, Request, UploadFile, status
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse
 from pydantic import ValidationError
 
-from api.crud import assignments, scoreboard, submissions, users
+from api.config import get_settings
+from api.crud import assignments, logins, scoreboard, submissions, users
 from api.crud.assignments import adjusted_total
 from api.csrf import check_csrf
 from api.deps import SessionDep, assignment_by_slug
-from api.routes.submissions import read_upload
+from api.routes.auth import client_address
+from api.routes.submissions import accept_upload
 from api.schemas import AssignmentUpdate
 from api.web import CheckedForm, PageUser, StaffPageUser, render
-from grader.unpack import HandinError, inspect_handin, read_handin_files
-from worker.queue import enqueue
+from grader.unpack import read_handin_files
 
 router = APIRouter(include_in_schema=False)
 PAGE_SIZE = 50
@@ -51,7 +51,25 @@ def login_page(request: Request, next: str = "/assignments"):
 
 @router.post("/login")
 def login(request: Request, session: SessionDep, form: CheckedForm):
-    user = users.authenticate(session, str(form.get("username", "")), str(form.get("password", "")))
+    try:
+        user = logins.attempt(
+            session,
+            str(form.get("username", "")),
+            str(form.get("password", "")),
+            client_address(request),
+            get_settings().login_attempts_per_minute,
+        )
+    except logins.TooManyAttempts:
+        return render(
+            request,
+            "login.html",
+            {
+                "next": "/assignments",
+                "user": None,
+                "error": "Too many failed logins: wait a minute and try again.",
+            },
+            status_code=429,
+        )
     target = str(form.get("next") or "/assignments")
     if not target.startswith("/") or target.startswith("//"):
         target = "/assignments"  # never redirect off the site
@@ -110,16 +128,7 @@ async def upload_form(
 ):
     """The upload form without JavaScript: stores, queues, shows the submission (or why it was refused)."""
     check_csrf(request, csrf_token)
-    assignment = assignment_by_slug(slug, session)
-    data = await read_upload(file)
-    try:
-        await run_in_threadpool(inspect_handin, data)
-        submission = await run_in_threadpool(submissions.create, session, assignment, user, data)
-    except HandinError as error:
-        raise HTTPException(status.HTTP_400_BAD_REQUEST, f"This handin cannot be graded: {error}") from None
-    except submissions.SubmissionRefused as refusal:
-        raise HTTPException(refusal.status_code, str(refusal)) from None
-    await run_in_threadpool(enqueue, submission.id)
+    submission = await accept_upload(session, assignment_by_slug(slug, session), user, file)
     return RedirectResponse(f"/submissions/{submission.id}", status.HTTP_303_SEE_OTHER)
 
 

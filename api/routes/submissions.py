@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated
 
 from fastapi import APIRouter, File, HTTPException, Request, UploadFile, status
@@ -11,12 +12,14 @@ from api.config import get_settings
 from api.crud import submissions
 from api.crud.assignments import adjusted_total
 from api.deps import AssignmentDep, CurrentUser, SessionDep
+from api.metrics import UPLOADS_ACCEPTED, UPLOADS_REJECTED
 from api.models import Submission
 from api.schemas import SubmissionCreated, SubmissionOut
 from grader.unpack import HandinError, inspect_handin
 from worker.queue import enqueue
 
 router = APIRouter(tags=["submissions"])
+log = logging.getLogger(__name__)
 
 
 def to_out(submission: Submission) -> SubmissionOut:
@@ -47,11 +50,48 @@ async def read_upload(file: UploadFile) -> bytes:
     limit = get_settings().max_upload_bytes
     data = await file.read(limit + 1)
     if len(data) > limit:
-        raise HTTPException(
+        raise refused(
+            "too_large",
             status.HTTP_413_CONTENT_TOO_LARGE,
             f"the file is too large: the limit is {limit // (1024 * 1024)} MB ({limit} bytes)",
         )
     return data
+
+
+def refused(reason: str, status_code: int, message: str) -> HTTPException:
+    UPLOADS_REJECTED.labels(reason).inc()
+    return HTTPException(status_code, message)
+
+
+async def accept_upload(session, assignment, user, file: UploadFile) -> Submission:
+    """Validates, stores and queues an upload; an HTTPException says why one is refused.
+
+    The row and the bytes are committed before the task is sent: a broker outage leaves
+    the submission queued for the sweeper, never lost.
+    """
+    data = await read_upload(file)
+    try:
+        await run_in_threadpool(inspect_handin, data)
+    except HandinError as error:
+        raise refused(
+            "not_a_handin", status.HTTP_400_BAD_REQUEST, f"this handin cannot be graded: {error}"
+        ) from None
+    try:
+        submission = await run_in_threadpool(submissions.create, session, assignment, user, data)
+    except submissions.SubmissionRefused as refusal:
+        reason = "deadline" if refusal.status_code == status.HTTP_403_FORBIDDEN else "limit"
+        raise refused(reason, refusal.status_code, str(refusal)) from None
+    UPLOADS_ACCEPTED.inc()
+    log.info(
+        "stored submission %s (%s, version %s, %s bytes)",
+        submission.id,
+        user.username,
+        submission.version,
+        len(data),
+        extra={"submission_id": submission.id},
+    )
+    await run_in_threadpool(enqueue, submission.id)
+    return submission
 
 
 @router.post(
@@ -73,16 +113,7 @@ async def upload(
     file: Annotated[UploadFile, File(description="handin.tar made by create_tarball.sh")],
 ):
     """Stores a handin and queues it for grading; answers at once with where to follow it."""
-    data = await read_upload(file)
-    try:
-        await run_in_threadpool(inspect_handin, data)
-    except HandinError as error:
-        raise HTTPException(status.HTTP_400_BAD_REQUEST, f"this handin cannot be graded: {error}") from None
-    try:
-        submission = await run_in_threadpool(submissions.create, session, assignment, user, data)
-    except submissions.SubmissionRefused as refusal:
-        raise HTTPException(refusal.status_code, str(refusal)) from None
-    await run_in_threadpool(enqueue, submission.id)  # a broker outage leaves it queued for the sweeper
+    submission = await accept_upload(session, assignment, user, file)
     return SubmissionCreated(
         id=submission.id,
         version=submission.version,
