@@ -56,6 +56,7 @@ class Settings(BaseSettings):
     requeue_after_s: int = 120  # queued this long without being picked up: send the task again
     stuck_after_s: int = 600  # running this long: the worker died; grade again
     sweep_interval_s: int = 30
+    broker_visibility_timeout_s: int = 3600  # Redis: an unacknowledged job is delivered again after this
 
     @property
     def is_sqlite(self) -> bool:

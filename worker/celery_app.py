@@ -34,6 +34,6 @@ app.conf.update(
 if settings.broker_url.startswith(("redis://", "rediss://")):
     # An unacknowledged job goes back to the queue after this long (its worker died without saying so).
     app.conf.broker_transport_options = {
-        "visibility_timeout": max(3600, settings.stuck_after_s * 2),
+        "visibility_timeout": settings.broker_visibility_timeout_s,
         "socket_connect_timeout": 5,
     }

@@ -204,8 +204,11 @@ def mark_running(session: Session, submission_id: int) -> Submission | None:
 
 
 def store_report(session: Session, submission_id: int, report: dict) -> None:
-    """Writes a grading report in one transaction; replaying it leaves the same rows (idempotent)."""
-    submission = session.get(Submission, submission_id)
+    """Writes a grading report in one transaction; replaying it leaves the same rows (idempotent).
+
+    The row lock makes two deliveries of the same job that finish together write one after the other.
+    """
+    submission = session.get(Submission, submission_id, with_for_update=True)
     submission.scores.clear()
     session.flush()
     for position, test in enumerate(report["tests"]):

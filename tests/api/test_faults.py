@@ -1,0 +1,190 @@
+"""Outages at the worst moment: a killed worker, Redis or the database away, the API restarted."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+from faults import RedisServer, TcpProxy, wait_port
+from service import PROJECT, free_port, run_cli, running_service
+from sqlalchemy import func, select
+
+from api.db import session_factory
+from api.models import Submission
+from api.models import TestScore as ScoreRow  # not a test class
+
+SLEEP_AT_IMPORT = "import time\ntime.sleep({seconds})\n"
+
+
+@pytest.fixture
+def course_env(migrated):
+    """A fresh assignment and student for each fault test, in the shared test database."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    slug = f"faults-{time.monotonic_ns()}"
+    run_cli(
+        env,
+        "assignment",
+        slug,
+        "--title",
+        "Faults",
+        "--due",
+        (datetime.now(UTC) + timedelta(days=1)).isoformat(),
+    )
+    username = f"f{time.monotonic_ns()}"
+    run_cli(env, "create-user", username)
+    token = run_cli(env, "token", "issue", username).strip()
+    return env, slug, token
+
+
+def upload(client: httpx.Client, slug: str, handin) -> int:
+    response = client.post(
+        f"/api/v1/assignments/{slug}/submissions", files={"file": ("handin.tar", handin.read_bytes())}
+    )
+    assert response.status_code == 202, response.text
+    return response.json()["id"]
+
+
+def sweep(env: dict) -> None:
+    result = subprocess.run(
+        [sys.executable, "-c", "from worker.tasks import sweep; sweep()"],
+        env=env,
+        cwd=PROJECT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+
+
+def scores_of(submission_id: int) -> tuple[int, Submission]:
+    with session_factory()() as session:
+        count = session.scalar(
+            select(func.count()).select_from(ScoreRow).where(ScoreRow.submission_id == submission_id)
+        )
+        return count, session.get(Submission, submission_id)
+
+
+def wait_status(client: httpx.Client, submission_id: int, status: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while client.get(f"/api/v1/submissions/{submission_id}").json()["status"] != status:
+        assert time.monotonic() < deadline, f"never {status}"
+        time.sleep(0.2)
+
+
+def test_worker_killed_mid_job_is_graded_exactly_once(course_env, tmp_path, make_handin):
+    env, slug, token = course_env
+    env = {**env, "STUCK_AFTER_S": "3", "BROKER_VISIBILITY_TIMEOUT_S": "5"}
+    slow = make_handin("slow", {"__init__.py": lambda text: SLEEP_AT_IMPORT.format(seconds=4) + text + "\n"})
+    with running_service(env, tmp_path / "logs") as service, service.client(token) as client:
+        submission_id = upload(client, slug, slow)
+        wait_status(client, submission_id, "running")
+        service.stop("worker", signal.SIGKILL)  # the whole worker, mid-job, without a goodbye
+        service.start_worker("worker-2")
+        time.sleep(3.5)
+        sweep(env)  # the job stuck in running is sent again (the unacked message also comes back)
+        graded = service.wait_graded(client, submission_id, timeout=120)
+    count, row = scores_of(submission_id)
+    assert graded["total"] == 25 and count == 9 and row.attempts >= 2
+
+
+def test_uploads_while_redis_is_down_are_kept_and_graded_when_it_returns(course_env, tmp_path, make_handin):
+    env, slug, token = course_env
+    redis = RedisServer(free_port())
+    redis.start()
+    env = {**env, "BROKER_URL": redis.url, "REQUEUE_AFTER_S": "0"}
+    try:
+        with running_service(env, tmp_path / "logs") as service, service.client(token) as client:
+            redis.stop()
+            ids = [upload(client, slug, make_handin(f"outage-{index}")) for index in range(3)]
+            assert {client.get(f"/api/v1/submissions/{i}").json()["status"] for i in ids} == {"queued"}
+            redis.start()
+            time.sleep(2)  # the worker reconnects
+            sweep(env)
+            totals = [service.wait_graded(client, i, timeout=120)["total"] for i in ids]
+        assert totals == [25, 25, 25]
+    finally:
+        redis.stop()
+
+
+def test_api_killed_mid_upload_leaves_no_half_written_submission(course_env, tmp_path, make_handin):
+    env, slug, token = course_env
+    with session_factory()() as session:
+        before = session.scalar(select(func.count()).select_from(Submission))
+    with running_service(env, tmp_path / "logs", worker=False) as service:
+        data = make_handin("cut").read_bytes()
+
+        def slow_body():
+            yield b'--x\r\nContent-Disposition: form-data; name="file"; filename="handin.tar"\r\n\r\n'
+            for start in range(0, len(data), 4096):
+                yield data[start : start + 4096]
+                time.sleep(0.05)
+            yield b"\r\n--x--\r\n"
+
+        def kill_soon():
+            time.sleep(0.3)
+            os.killpg(service.processes["api"].pid, signal.SIGKILL)
+
+        threading.Thread(target=kill_soon).start()
+        with pytest.raises(httpx.TransportError):
+            httpx.post(
+                f"{service.url}/api/v1/assignments/{slug}/submissions",
+                content=slow_body(),
+                timeout=30,
+                headers={
+                    "Authorization": f"Bearer {token}",
+                    "Content-Type": "multipart/form-data; boundary=x",
+                },
+            )
+        service.processes.pop("api").wait()
+    with session_factory()() as session:
+        assert session.scalar(select(func.count()).select_from(Submission)) == before
+
+
+def test_database_briefly_unreachable_the_worker_retries_and_stores_once(course_env, tmp_path, make_handin):
+    env, slug, token = course_env
+    proxy = TcpProxy(free_port(), 5432)
+    proxy.restore()
+    worker_url = env["DATABASE_URL"].replace("127.0.0.1:5432", f"127.0.0.1:{proxy.port}")
+    with running_service(env, tmp_path / "logs", worker=False) as service, service.client(token) as client:
+        service.env = {**env, "DATABASE_URL": worker_url}  # only the worker goes through the proxy
+        service.start_worker()
+        time.sleep(3)
+        proxy.cut()
+        wait_port(proxy.port, open_=False)
+        submission_id = upload(client, slug, make_handin("db-away"))
+        time.sleep(3)  # the worker has the job and cannot reach the database
+        proxy.restore()
+        graded = service.wait_graded(client, submission_id, timeout=120)
+        worker_log = (service.log_dir / "worker.log").read_text()
+    proxy.cut()
+    count, row = scores_of(submission_id)
+    assert "retry" in worker_log and "OperationalError" in worker_log  # the outage was met, and retried
+    assert graded["total"] == 25 and count == 9 and row.attempts == 1
+
+
+def test_sleeping_handins_do_not_hold_up_the_others(course_env, tmp_path, make_handin):
+    env, slug, token = course_env
+    wall = 2.0
+    env = {**env, "SANDBOX_WALL_SECONDS": str(wall)}
+    sleeper = make_handin(
+        "sleeper", {"__init__.py": lambda text: SLEEP_AT_IMPORT.format(seconds=3600) + text}
+    )
+    with running_service(env, tmp_path / "logs") as service, service.client(token) as client:
+        time.sleep(2)  # worker ready
+        started = time.monotonic()
+        sleepers = [upload(client, slug, sleeper) for _ in range(10)]
+        good = [upload(client, slug, make_handin(f"good-{index}")) for index in range(2)]
+        for submission_id in good:
+            assert service.wait_graded(client, submission_id, timeout=120)["total"] == 25
+        elapsed = time.monotonic() - started
+        for submission_id in sleepers:
+            assert service.wait_graded(client, submission_id, timeout=60)["total"] == 0
+    # Two job slots: ten sleepers cost five rounds of one time limit each (plus start-up), not thirty.
+    assert elapsed < 5 * (wall + 1.5) + 10, elapsed
