@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request, status
+from fastapi import Depends, HTTPException, Path, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
@@ -14,6 +14,7 @@ from api.db import get_session
 from api.models import Assignment, User
 
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+SubmissionId = Annotated[int, Path(ge=1, le=2**31 - 1, description="a submission id")]
 SessionDep = Annotated[Session, Depends(get_session)]
 bearer = HTTPBearer(auto_error=False, description="an API token from `python -m api token issue`")
 

@@ -13,7 +13,7 @@ from api.config import get_settings
 from api.crud import assignments, logins, scoreboard, submissions, users
 from api.crud.assignments import adjusted_total
 from api.csrf import check_csrf
-from api.deps import SessionDep, assignment_by_slug
+from api.deps import SessionDep, SubmissionId, assignment_by_slug
 from api.routes.auth import client_address
 from api.routes.submissions import accept_upload
 from api.schemas import AssignmentUpdate
@@ -133,7 +133,7 @@ async def upload_form(
 
 
 @router.get("/submissions/{submission_id}")
-def submission_page(submission_id: int, request: Request, user: PageUser, session: SessionDep):
+def submission_page(submission_id: SubmissionId, request: Request, user: PageUser, session: SessionDep):
     submission = owned_submission(session, submission_id, user)
     return render(
         request,
@@ -148,7 +148,7 @@ def submission_page(submission_id: int, request: Request, user: PageUser, sessio
 
 
 @router.get("/submissions/{submission_id}/result")
-def submission_result(submission_id: int, request: Request, user: PageUser, session: SessionDep):
+def submission_result(submission_id: SubmissionId, request: Request, user: PageUser, session: SessionDep):
     """The result block alone, for the page to swap in once grading is done."""
     submission = owned_submission(session, submission_id, user)
     return render(
@@ -164,7 +164,11 @@ def submission_result(submission_id: int, request: Request, user: PageUser, sess
 
 @router.get("/submissions/{submission_id}/files")
 def submission_files(
-    submission_id: int, request: Request, user: PageUser, session: SessionDep, path: str | None = None
+    submission_id: SubmissionId,
+    request: Request,
+    user: PageUser,
+    session: SessionDep,
+    path: str | None = None,
 ):
     """The files of a handin, read from the stored archive (never run)."""
     submission = owned_submission(session, submission_id, user)

@@ -10,7 +10,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
 from api.crud import scoreboard, submissions
-from api.deps import AssignmentDep, SessionDep, StaffUser
+from api.deps import AssignmentDep, SessionDep, StaffUser, SubmissionId
 from api.models import Status
 from api.schemas import QueueCounts, RegradeQueued, Scoreboard, SubmissionPage, SubmissionSummary
 from worker.queue import enqueue
@@ -23,7 +23,7 @@ def all_submissions(
     assignment: AssignmentDep,
     user: StaffUser,
     session: SessionDep,
-    offset: int = Query(0, ge=0),
+    offset: int = Query(0, ge=0, le=2**31 - 1),
     limit: int = Query(100, ge=1, le=1000),
     status_filter: Status | None = Query(None, alias="status"),
     username: str | None = None,
@@ -108,7 +108,7 @@ def grades_csv(board) -> str:
 @router.post(
     "/submissions/{submission_id}/regrade", response_model=RegradeQueued, status_code=status.HTTP_202_ACCEPTED
 )
-async def regrade_one(submission_id: int, user: StaffUser, session: SessionDep):
+async def regrade_one(submission_id: SubmissionId, user: StaffUser, session: SessionDep):
     submission = submissions.get(session, submission_id)
     if submission is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no such submission")

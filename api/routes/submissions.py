@@ -11,7 +11,7 @@ from fastapi.concurrency import run_in_threadpool
 from api.config import get_settings
 from api.crud import submissions
 from api.crud.assignments import adjusted_total
-from api.deps import AssignmentDep, CurrentUser, SessionDep
+from api.deps import AssignmentDep, CurrentUser, SessionDep, SubmissionId
 from api.metrics import UPLOADS_ACCEPTED, UPLOADS_REJECTED
 from api.models import Submission
 from api.schemas import SubmissionCreated, SubmissionOut
@@ -123,7 +123,7 @@ async def upload(
 
 
 @router.get("/submissions/{submission_id}", response_model=SubmissionOut)
-def read_submission(submission_id: int, user: CurrentUser, session: SessionDep):
+def read_submission(submission_id: SubmissionId, user: CurrentUser, session: SessionDep):
     """Status, scores and feedback of one submission (your own, or any for course staff)."""
     submission = submissions.get(session, submission_id)
     if submission is None or (submission.user_id != user.id and not user.is_staff):

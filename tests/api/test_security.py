@@ -1,0 +1,116 @@
+"""Every route, tried by the wrong people: nothing leaks, nothing changes, nothing crashes."""
+
+from __future__ import annotations
+
+import os
+import re
+
+import pytest
+from tests_support import tiny_handin
+
+from api.crud import submissions
+from api.models import Role
+
+OPEN_ROUTES = {("post", "/api/v1/auth/login"), ("post", "/api/v1/auth/logout"), ("get", "/api/v1/health")}
+STUDENT_ROUTES = {  # any logged-in student may call these, on their own data only
+    ("get", "/api/v1/me"),
+    ("get", "/api/v1/assignments"),
+    ("get", "/api/v1/assignments/{slug}"),
+    ("get", "/api/v1/assignments/{slug}/submissions"),
+    ("post", "/api/v1/assignments/{slug}/submissions"),
+}
+
+
+@pytest.fixture
+def world(as_user, assignment, db):
+    """Alice has a submission; Bob is another student; the caller tries Alice's things."""
+    alice = as_user("alice")
+    created = alice.post(
+        "/api/v1/assignments/hw1-bonus/submissions", files={"file": ("handin.tar", tiny_handin())}
+    )
+    bob = as_user("bob")
+    return {"alice_submission": created.json()["id"], "bob": bob}
+
+
+def every_route(app_client):
+    for path, methods in app_client.get("/openapi.json").json()["paths"].items():
+        for method in methods:
+            yield method, path
+
+
+def fill(path: str, submission_id: int) -> str:
+    return re.sub(r"\{slug\}", "hw1-bonus", path.replace("{submission_id}", str(submission_id)))
+
+
+def alices_rows(db, assignment) -> list[tuple]:
+    db.expire_all()
+    rows, _ = submissions.list_all(db, assignment, limit=1000, username="alice")
+    return [(row.id, row.status, row.total, row.version, row.attempts) for row in rows]
+
+
+def test_another_students_token_reaches_nothing_of_alices(world, app_client, db, assignment):
+    before = alices_rows(db, assignment)
+    bob = world["bob"]
+    for method, path in every_route(app_client):
+        if (method, path) in OPEN_ROUTES:
+            continue
+        url = fill(path, world["alice_submission"])
+        kwargs = (
+            {"files": {"file": ("handin.tar", tiny_handin())}}
+            if method == "post" and "submissions" in path
+            else {"json": {"max_submissions": 1}}
+            if method == "patch"
+            else {}
+        )
+        response = getattr(bob, method)(url, **kwargs)
+        if (method, path) in STUDENT_ROUTES:
+            assert response.status_code < 400, (method, path, response.status_code)
+            assert "alice" not in response.text, (method, path)
+        else:
+            assert response.status_code in (403, 404), (method, path, response.status_code)
+    assert alices_rows(db, assignment) == before  # nothing of alice's changed (no regrade, no new version)
+    db.refresh(assignment)
+    assert assignment.max_submissions == 5  # and the settings were not changed
+
+
+def test_no_token_gets_401_on_every_closed_route(world, app_client):
+    for method, path in every_route(app_client):
+        if (method, path) in OPEN_ROUTES:
+            continue
+        response = getattr(app_client, method)(fill(path, world["alice_submission"]))
+        assert response.status_code == 401, (method, path, response.status_code)
+
+
+def test_upload_file_names_never_reach_the_filesystem(as_user, assignment, db, tmp_path):
+    hostile = "../../../../tmp/owned; touch /tmp/pwned #.tar"
+    response = as_user("alice").post(
+        "/api/v1/assignments/hw1-bonus/submissions", files={"file": (hostile, tiny_handin())}
+    )
+    assert response.status_code == 202
+    assert not os.path.exists("/tmp/owned") and not os.path.exists("/tmp/pwned")
+    assert submissions.get(db, response.json()["id"]).size == len(tiny_handin())
+
+
+def test_fuzzed_requests_never_cause_a_server_error(as_user, assignment, db):
+    schemathesis = pytest.importorskip("schemathesis")
+    from hypothesis import HealthCheck, settings
+
+    from api.main import create_app
+
+    ta = as_user("ta", Role.ta)
+    token = ta.headers["Authorization"]
+    schema = schemathesis.openapi.from_asgi("/openapi.json", create_app())
+    failures = []
+
+    for operation in schema.get_all_operations():
+        strategy = operation.ok().as_strategy()
+
+        @settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+        @__import__("hypothesis").given(case=strategy)
+        def fuzz(case):
+            response = case.call(headers={"Authorization": token})
+            if response.status_code >= 500:
+                failures.append((case.method, case.formatted_path, response.status_code))
+
+        fuzz()
+    assert failures == []
