@@ -1,4 +1,4 @@
-"""The sandbox interface: limits, mounts, and what a run returns."""
+"""The sandbox interface: limits, mounts, what a run returns, and the checks every backend shares."""
 
 from __future__ import annotations
 
@@ -8,17 +8,17 @@ from typing import Protocol
 
 
 class SandboxUnavailable(RuntimeError):
-    """The backend cannot run here (bwrap missing, no user namespaces, no docker)."""
+    """The backend cannot run here (bwrap missing, no user namespaces, no docker): not the student's fault."""
 
 
 @dataclass(frozen=True)
 class Limits:
     wall_seconds: float = 60.0
     cpu_seconds: int = 60
-    memory_bytes: int = 1 << 30  # address space
-    processes: int = 64
-    file_size_bytes: int = 16 << 20
-    open_files: int = 256
+    memory_bytes: int = 1 << 30  # RLIMIT_AS
+    processes: int = 64  # RLIMIT_NPROC, on top of what the uid already runs
+    file_size_bytes: int = 16 << 20  # RLIMIT_FSIZE
+    open_files: int = 256  # RLIMIT_NOFILE
     output_bytes: int = 64 << 10  # stdout and stderr, each; the rest is drained and dropped
     result_bytes: int = 16 << 20  # the results channel (fd 3); over this the run is killed
     scratch_bytes: int = 64 << 20  # the writable tmpfs at /tmp
@@ -27,7 +27,7 @@ class Limits:
 @dataclass(frozen=True)
 class Mount:
     source: Path  # on the host
-    target: str  # inside the sandbox; always read-only
+    target: str  # absolute path inside the sandbox; always read-only
 
 
 @dataclass
@@ -35,13 +35,13 @@ class RunResult:
     exit_code: int | None  # None when killed by a signal
     signal: int | None
     killed_reason: str | None  # None, "wall-clock", "cpu" or "result-too-large"
-    stdout: bytes
-    stderr: bytes
+    stdout: bytes  # capped at Limits.output_bytes
+    stderr: bytes  # capped at Limits.output_bytes
     result: bytes  # what the program wrote to fd 3
     stdout_truncated: bool
     stderr_truncated: bool
     wall_seconds: float
-    cpu_seconds: float
+    cpu_seconds: float  # user + sys of the sandboxed process tree
     backend: str
 
 
@@ -51,3 +51,23 @@ class Sandbox(Protocol):
     def run(
         self, argv: list[str], *, mounts: list[Mount], limits: Limits, env: dict[str, str], cwd: str
     ) -> RunResult: ...
+
+
+def check_request(argv: list[str], mounts: list[Mount], env: dict[str, str], cwd: str) -> None:
+    """Rejects a malformed request early, as a grader bug (ValueError), before any process starts.
+
+    Otherwise a missing mount source or a bad variable name would surface as the student's program
+    "exiting with code 1".
+    """
+    if not argv:
+        raise ValueError("argv is empty")
+    for mount in mounts:
+        if not mount.target.startswith("/"):
+            raise ValueError(f"mount target must be absolute: {mount.target!r}")
+        if not Path(mount.source).exists():
+            raise ValueError(f"mount source does not exist: {mount.source}")
+    for key in env:
+        if not key or "=" in key or "\0" in key:
+            raise ValueError(f"bad environment variable name: {key!r}")
+    if not cwd.startswith("/"):
+        raise ValueError(f"cwd must be an absolute sandbox path: {cwd!r}")

@@ -2,28 +2,58 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import signal
 import subprocess
-from functools import cache
+import threading
+import time
 from pathlib import Path
 
-from grader.sandbox.base import Limits, Mount, RunResult, SandboxUnavailable
-from grader.sandbox.process import count_processes, cpu_killed, run_process
+from grader.sandbox.base import Limits, Mount, RunResult, SandboxUnavailable, check_request
+from grader.sandbox.process import (
+    child_pids,
+    kill_group,
+    mark_cpu_kill,
+    rlimits,
+    run_process,
+    signal_from_exit_code,
+    task_count,
+)
 
-SANDBOX_UID = 65534  # "nobody" inside the sandbox
+SANDBOX_UID = 65534  # "nobody", inside the sandbox and (for root workers) on the host
 SYSTEM_DIRS = ("/bin", "/lib", "/lib64", "/sbin")
+KILL_TREE_S = 0.5  # how long a kill may spend on the processes besides the program
+INSTALL_HINT = (
+    "install it (apt-get install bubblewrap) and enable unprivileged user namespaces "
+    "(sysctl -w kernel.unprivileged_userns_clone=1 user.max_user_namespaces=15000; on Ubuntu 24.04 also "
+    "kernel.apparmor_restrict_unprivileged_userns=0; in a container: --security-opt seccomp=unconfined)"
+)
 
 
 def build_bwrap_command(
-    bwrap: str, argv: list[str], mounts: list[Mount], limits: Limits, env: dict[str, str], cwd: str
+    bwrap: str,
+    argv: list[str],
+    mounts: list[Mount],
+    limits: Limits,
+    env: dict[str, str],
+    cwd: str,
+    *,
+    disable_userns: bool = True,
 ) -> list[str]:
-    """The bwrap command line: nothing of the host is visible but /usr and the given read-only mounts."""
-    # --as-pid-1: the program is the namespace's init, so its CPU time reaches our wait4 and its exit
-    # takes every process it left behind down with it.
+    """The bwrap command line: nothing of the host is visible but /usr and the given read-only mounts.
+
+    Only /tmp (a tmpfs of `scratch_bytes`) is writable: bwrap's own root and /dev are tmpfs without a
+    size limit, so they are remounted read-only last, or files there could fill the host's memory.
+    """
+    # --as-pid-1: the program is the namespace's init, so its CPU time reaches our wait4 through bwrap,
+    # and its exit takes every process it left behind down with it.
     command = [
         bwrap,
         "--unshare-all",
+        "--unshare-user",  # explicit: a setuid bwrap would otherwise skip the user namespace
+        *(["--disable-userns"] if disable_userns else []),  # no nested namespaces for the program
         "--die-with-parent",
         "--new-session",
         "--as-pid-1",
@@ -43,63 +73,131 @@ def build_bwrap_command(
             command += ["--symlink", os.readlink(folder), folder]
         else:
             command += ["--ro-bind-try", folder, folder]
-    command += [
-        "--ro-bind-try",
-        "/etc/ld.so.cache",
-        "/etc/ld.so.cache",
-        "--proc",
-        "/proc",
-        "--dev",
-        "/dev",
-        "--size",
-        str(limits.scratch_bytes),
-        "--tmpfs",
-        "/tmp",
-    ]
+    command += ["--ro-bind-try", "/etc/ld.so.cache", "/etc/ld.so.cache"]
+    command += ["--proc", "/proc", "--dev", "/dev", "--size", str(limits.scratch_bytes), "--tmpfs", "/tmp"]
     for mount in mounts:
         command += ["--ro-bind", str(mount.source), mount.target]
     for key, value in env.items():
         command += ["--setenv", key, value]
+    command += ["--remount-ro", "/dev", "--remount-ro", "/"]
     return [*command, "--chdir", cwd, "--", *argv]
 
 
 class BwrapSandbox:
+    """Student code in fresh user/pid/net/ipc/uts/cgroup namespaces as uid 65534, rlimited."""
+
     name = "bwrap"
 
-    def __init__(self, bwrap_path: str | None = None, host_uid: int = SANDBOX_UID):
-        self.bwrap = bwrap_path or shutil.which("bwrap") or "/usr/bin/bwrap"
-        # RLIMIT_NPROC does not bind root: a root worker runs the sandbox as an unprivileged host uid.
-        self.user = host_uid if os.geteuid() == 0 else None
+    def __init__(
+        self, bwrap_path: str | None = None, host_uid: int = SANDBOX_UID, host_gid: int | None = None
+    ):
+        self.bwrap = bwrap_path if bwrap_path is not None else shutil.which("bwrap")
+        self.host_uid = host_uid
+        self.host_gid = host_uid if host_gid is None else host_gid
 
     def run(
         self, argv: list[str], *, mounts: list[Mount], limits: Limits, env: dict[str, str], cwd: str
     ) -> RunResult:
-        check_available(self.bwrap, self.user)
-        nproc = (
-            limits.processes if self.user is not None else count_processes(os.geteuid()) + limits.processes
+        check_request(argv, mounts, env, cwd)
+        # RLIMIT_NPROC does not bind root: a root worker starts bwrap as an unprivileged host uid.
+        user = (self.host_uid, self.host_gid) if os.geteuid() == 0 else None
+        disable_userns = check_available(self.bwrap, user)
+        host_uid = user[0] if user else os.getuid()
+        # RLIMIT_NPROC counts every task of the uid, so the budget comes on top of what it already runs.
+        nproc = task_count(host_uid) + limits.processes
+        command = build_bwrap_command(
+            self.bwrap, argv, mounts, limits, env, cwd, disable_userns=disable_userns
         )
-        command = build_bwrap_command(self.bwrap, argv, mounts, limits, env, cwd)
         result = run_process(
-            command, env={}, cwd="/", limits=limits, backend=self.name, user=self.user, nproc=nproc
+            command,
+            env={},
+            cwd="/",
+            limits=limits,
+            backend=self.name,
+            rlimit_table=rlimits(limits, nproc),
+            user=user,
+            terminate=kill_sandbox,
         )
-        if result.exit_code is not None and result.exit_code > 128 and result.killed_reason is None:
-            result.signal, result.exit_code = result.exit_code - 128, None  # bwrap reports a killed child so
-        if result.killed_reason is None and cpu_killed(result, limits):
-            result.killed_reason = "cpu"
+        signal_from_exit_code(result)
+        mark_cpu_kill(result, limits)
         return result
 
 
-@cache
-def check_available(bwrap: str, user: int | None) -> None:
-    """Fails once, clearly, if bwrap is missing or cannot create its namespaces here."""
-    if not Path(bwrap).exists():
-        raise SandboxUnavailable(
-            f"bubblewrap is not installed ({bwrap} not found): apt-get install bubblewrap"
-        )
-    command = build_bwrap_command(bwrap, ["/usr/bin/true"], [], Limits(), {}, "/")
-    probe = subprocess.run(command, capture_output=True, text=True, user=user, group=user, timeout=30)
-    if probe.returncode != 0:
-        raise SandboxUnavailable(
-            f"bubblewrap cannot create a sandbox here: {probe.stderr.strip()} "
-            "(user namespaces must be enabled: sysctl kernel.unprivileged_userns_clone=1)"
-        )
+def kill_sandbox(process: subprocess.Popen) -> None:
+    """Kills the sandbox so that wait4 still reports the CPU time of the whole tree.
+
+    The kernel discards the times of processes it kills when a pid namespace's init dies, so every
+    other process in the namespace is killed first (they stay zombies of the program, pid 1, which
+    the kernel then reaps with their times), then the program; bwrap reaps it and exits normally.
+    """
+    children = child_pids(process.pid)
+    if not children:  # bwrap has not cloned yet
+        kill_group(process)
+        return
+    init = children[0]
+    with contextlib.suppress(OSError):
+        namespace = os.readlink(f"/proc/{init}/ns/pid")
+        give_up = time.monotonic() + KILL_TREE_S
+        while time.monotonic() < give_up:
+            members = [pid for pid in _living_in(namespace) if pid != init]
+            if not members:
+                break
+            for pid in members:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.kill(pid, signal.SIGKILL)
+            time.sleep(0.005)
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.kill(init, signal.SIGKILL)
+
+
+def _living_in(namespace: str) -> list[int]:
+    """Host pids of the processes in pid namespace `namespace` that are not yet zombies."""
+    members = []
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError, ValueError):
+                if os.readlink(f"/proc/{entry.name}/ns/pid") != namespace:
+                    continue
+                stat = Path(f"/proc/{entry.name}/stat").read_bytes()
+                if stat[stat.rindex(b")") + 2 : stat.rindex(b")") + 3] not in (b"Z", b"X"):
+                    members.append(int(entry.name))
+    return members
+
+
+_checked: dict[tuple[str | None, tuple[int, int] | None], bool | str] = {}
+_check_lock = threading.Lock()
+
+
+def check_available(bwrap: str | None, user: tuple[int, int] | None) -> bool:
+    """Fails clearly (SandboxUnavailable) if bwrap is missing or cannot create its namespaces here.
+
+    Probes once per (bwrap, uid) with a tiny `true` run and caches the answer, failures included.
+    Returns whether this bwrap supports --disable-userns (0.8 and later).
+    """
+    key = (bwrap, user)
+    with _check_lock:
+        if key not in _checked:
+            _checked[key] = _probe(bwrap, user)
+        answer = _checked[key]
+    if isinstance(answer, str):
+        raise SandboxUnavailable(answer)
+    return answer
+
+
+def _probe(bwrap: str | None, user: tuple[int, int] | None) -> bool | str:
+    if bwrap is None or not Path(bwrap).is_file():
+        return f"bubblewrap not found ({bwrap or 'bwrap is not on PATH'}): {INSTALL_HINT}"
+    try:
+        usage = subprocess.run([bwrap, "--help"], capture_output=True, text=True, timeout=30)
+    except OSError as error:
+        return f"bubblewrap cannot be run ({bwrap}: {error}): {INSTALL_HINT}"
+    disable_userns = "--disable-userns" in usage.stdout + usage.stderr
+    limits = Limits(wall_seconds=30)
+    command = build_bwrap_command(
+        bwrap, ["/usr/bin/true"], [], limits, {}, "/", disable_userns=disable_userns
+    )
+    probe = run_process(command, env={}, cwd="/", limits=limits, backend="bwrap", rlimit_table={}, user=user)
+    if probe.exit_code != 0:
+        detail = probe.stderr.decode(errors="replace").strip() or f"exit status {probe.exit_code}"
+        return f"bubblewrap cannot create a sandbox here ({detail}): {INSTALL_HINT}"
+    return disable_userns

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import resource
 import shutil
+import signal
 import subprocess
 import uuid
-from dataclasses import replace
 
-from grader.sandbox.base import Limits, Mount, RunResult, SandboxUnavailable
-from grader.sandbox.process import cpu_killed, run_process
+from grader.sandbox.base import Limits, Mount, RunResult, SandboxUnavailable, check_request
+from grader.sandbox.process import kill_group, run_process, signal_from_exit_code
 
 # Inside the container, fd 3 (the results) becomes stdout and the program's stdout joins stderr.
 RESULT_SHIM = ["/bin/sh", "-c", 'exec "$@" 3>&1 1>&2', "sh"]
+SANDBOX_USER = "65534:65534"
 
 
 def build_docker_command(
@@ -24,6 +28,7 @@ def build_docker_command(
     env: dict[str, str],
     cwd: str,
 ) -> list[str]:
+    """The `docker run` command line (pure: no engine needed to test it)."""
     command = [
         docker,
         "run",
@@ -43,7 +48,7 @@ def build_docker_command(
         "--memory",
         str(limits.memory_bytes),
         "--memory-swap",
-        str(limits.memory_bytes),
+        str(limits.memory_bytes),  # equal to --memory: no swap
         "--cpus",
         "1",
         "--ulimit",
@@ -52,45 +57,62 @@ def build_docker_command(
         f"fsize={limits.file_size_bytes}:{limits.file_size_bytes}",
         "--ulimit",
         f"nofile={limits.open_files}:{limits.open_files}",
+        "--ulimit",
+        "core=0:0",
         "--user",
-        "65534:65534",
+        SANDBOX_USER,
         "--tmpfs",
         f"/tmp:rw,nosuid,nodev,size={limits.scratch_bytes}",
     ]
     for mount in mounts:
-        command += ["-v", f"{mount.source}:{mount.target}:ro"]
+        source = str(mount.source)
+        if ":" in source or ":" in mount.target:
+            raise ValueError(f"docker -v cannot mount a path with ':' ({source} -> {mount.target})")
+        command += ["-v", f"{source}:{mount.target}:ro"]
+    command += ["-w", cwd]
     for key, value in env.items():
         command += ["-e", f"{key}={value}"]
-    return [*command, "-w", cwd, image, *RESULT_SHIM, *argv]
+    return [*command, image, *RESULT_SHIM, *argv]
 
 
 class DockerSandbox:
+    """One throwaway container per run; the engine enforces the limits (cgroups, no network)."""
+
     name = "docker"
 
     def __init__(self, image: str = "hw1-bonus-runtime:latest", docker_path: str | None = None):
         self.image = image
-        self.docker = docker_path or shutil.which("docker") or "docker"
+        self.docker = docker_path if docker_path is not None else (shutil.which("docker") or "docker")
 
     def run(
         self, argv: list[str], *, mounts: list[Mount], limits: Limits, env: dict[str, str], cwd: str
     ) -> RunResult:
+        check_request(argv, mounts, env, cwd)
         if shutil.which(self.docker) is None:
-            raise SandboxUnavailable(f"docker is not installed ({self.docker})")
+            raise SandboxUnavailable(f"docker is not installed ({self.docker}): install Docker or use bwrap")
         name = f"hw1grader-{uuid.uuid4().hex[:12]}"
         command = build_docker_command(self.docker, self.image, name, argv, mounts, limits, env, cwd)
-        # The limits bind the container; the docker client itself only needs room for the results on stdout.
-        client_limits = replace(
-            limits, output_bytes=limits.result_bytes, memory_bytes=4 << 30, processes=4096, cpu_seconds=3600
-        )
+
+        def terminate(client: subprocess.Popen) -> None:
+            # Killing the client would leave the container running: stop the container itself.
+            with contextlib.suppress(OSError, subprocess.SubprocessError):
+                subprocess.run([self.docker, "kill", name], capture_output=True, timeout=30)
+            kill_group(client)
+
+        # The limits bind the container; the client is ours and runs unlimited but for core dumps.
         result = run_process(
-            command, env={"PATH": "/usr/bin:/bin"}, cwd="/", limits=client_limits, backend=self.name
+            command,
+            env=dict(os.environ),  # DOCKER_HOST, DOCKER_CONFIG, HOME reach the client, not the container
+            cwd="/",
+            limits=limits,
+            backend=self.name,
+            rlimit_table={resource.RLIMIT_CORE: 0},
+            results_on_stdout=True,
+            terminate=terminate,
         )
-        # Containers report results on stdout (see RESULT_SHIM).
-        result.result, result.stdout = result.stdout, b""
-        result.stderr_truncated = result.stderr_truncated or len(result.stderr) > limits.output_bytes
-        result.stderr = result.stderr[: limits.output_bytes]
-        if result.killed_reason is not None:
-            subprocess.run([self.docker, "kill", name], capture_output=True, timeout=30)
-        if result.killed_reason is None and cpu_killed(result, limits):
+        signal_from_exit_code(result)
+        # A SIGKILL may be the CPU hard limit or the memory cgroup: only SIGXCPU names the cause.
+        if result.killed_reason is None and result.signal == signal.SIGXCPU:
             result.killed_reason = "cpu"
+        # cpu_seconds is the client's own: the container's processes are not our children.
         return result

@@ -1,7 +1,4 @@
-"""Runs one process tree with rlimits, a results pipe on fd 3, capped output and a wall-clock kill.
-
-Shared by the bwrap and unsafe-process backends.
-"""
+"""Runs one process tree with rlimits, a results pipe on fd 3, capped output and a wall-clock kill."""
 
 from __future__ import annotations
 
@@ -12,29 +9,21 @@ import selectors
 import signal
 import subprocess
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from grader.sandbox.base import Limits, RunResult
 
 RESULT_FD = 3
-READ_CHUNK = 64 * 1024
-DRAIN_AFTER_KILL_S = 2.0
-
-
-def count_processes(uid: int) -> int:
-    """How many processes `uid` already has (RLIMIT_NPROC counts them all)."""
-    count = 0
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                if os.stat(f"/proc/{entry}").st_uid == uid:
-                    count += 1
-            except FileNotFoundError:
-                pass
-    return count
+READ_CHUNK = 64 << 10
+DRAIN_S = 2.0  # after a kill: how long the pipes may take to close before we stop reading
+EXIT_GRACE_S = 0.5  # after the process exits: how long leftover descendants may hold a pipe
+POLL_S = 0.05  # exit polling interval where pidfd_open is unavailable
 
 
 def rlimits(limits: Limits, nproc: int) -> dict[int, int]:
+    """The rlimits a sandboxed tree inherits (soft = hard, so the program cannot raise them)."""
     return {
         resource.RLIMIT_CPU: limits.cpu_seconds,
         resource.RLIMIT_AS: limits.memory_bytes,
@@ -43,6 +32,48 @@ def rlimits(limits: Limits, nproc: int) -> dict[int, int]:
         resource.RLIMIT_NOFILE: limits.open_files,
         resource.RLIMIT_CORE: 0,
     }
+
+
+def task_count(uid: int) -> int:
+    """How many tasks (threads included) run with real uid `uid`: what RLIMIT_NPROC counts."""
+    total = 0
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/status", "rb") as handle:
+                status = handle.read()
+        except OSError:  # gone meanwhile
+            continue
+        real_uid, threads = None, 1
+        for line in status.splitlines():
+            if line.startswith(b"Uid:"):
+                real_uid = int(line.split()[1])
+            elif line.startswith(b"Threads:"):
+                threads = int(line.split()[1])
+        if real_uid == uid:
+            total += threads
+    return total
+
+
+def child_pids(pid: int) -> list[int]:
+    """The direct children of `pid` (from /proc)."""
+    with contextlib.suppress(OSError), open(f"/proc/{pid}/task/{pid}/children") as handle:
+        return [int(child) for child in handle.read().split()]
+    children = []  # kernels without CONFIG_PROC_CHILDREN: scan every process's parent
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError, ValueError, IndexError):
+                stat = Path(f"/proc/{entry.name}/stat").read_bytes()
+                if int(stat[stat.rindex(b")") + 2 :].split()[1]) == pid:  # the field after the state
+                    children.append(int(entry.name))
+    return children
+
+
+def kill_group(process: subprocess.Popen) -> None:
+    """SIGKILLs the process group the child leads (it was started in a new session)."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(process.pid, signal.SIGKILL)
 
 
 @dataclass
@@ -65,94 +96,176 @@ def run_process(
     cwd: str,
     limits: Limits,
     backend: str,
-    user: int | None = None,
-    nproc: int | None = None,
+    rlimit_table: Mapping[int, int],
+    user: tuple[int, int] | None = None,
+    results_on_stdout: bool = False,
+    terminate: Callable[[subprocess.Popen], None] = kill_group,
 ) -> RunResult:
-    """Runs `argv` in a new session with `limits`; `user` drops to that uid/gid first (when root)."""
-    read_end, write_end = os.pipe()
-    limit_table = rlimits(limits, nproc if nproc is not None else limits.processes)
+    """Runs `argv` in a new session until it ends, the wall clock runs out or the results overflow.
 
-    def prepare_child() -> None:  # runs in the child, after the uid switch, before exec
-        for kind, value in limit_table.items():
+    `user` (uid, gid) is switched to in the child before exec (root workers: RLIMIT_NPROC does not
+    bind root). The results channel is fd 3, or the child's stdout when `results_on_stdout` (docker).
+    `terminate` is how a kill is done; whatever is left of the group is SIGKILLed at the end anyway.
+    """
+    table = dict(rlimit_table)
+    if results_on_stdout:
+        read_end = write_end = None
+    else:
+        read_end, write_end = os.pipe()
+
+    def prepare_child() -> None:  # in the child, between fork and exec
+        for kind, value in table.items():
             resource.setrlimit(kind, (value, value))
-        os.dup2(write_end, RESULT_FD)
+        if user is not None:
+            os.setgroups([])
+            os.setgid(user[1])
+            os.setuid(user[0])
+        if write_end is not None:
+            os.dup2(write_end, RESULT_FD)  # dup2 leaves the copy inheritable
 
     started = time.monotonic()
-    process = subprocess.Popen(
-        argv,
-        env=env,
-        cwd=cwd,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        preexec_fn=prepare_child,
-        pass_fds=(RESULT_FD,),
-        start_new_session=True,
-        user=user,
-        group=user,
-        extra_groups=[] if user is not None else None,
-    )
-    os.close(write_end)
-    streams = {
-        process.stdout.fileno(): _Stream(limits.output_bytes),
-        process.stderr.fileno(): _Stream(limits.output_bytes),
-        read_end: _Stream(limits.result_bytes),
-    }
-    killed_reason = None
-    deadline = started + limits.wall_seconds
-    with selectors.DefaultSelector() as selector:
-        for fd in streams:
-            selector.register(fd, selectors.EVENT_READ)
-        while selector.get_map():
-            timeout = deadline - time.monotonic()
-            if timeout <= 0:
-                if killed_reason is None:
-                    killed_reason = "wall-clock"
-                    _kill(process)
-                    deadline = time.monotonic() + DRAIN_AFTER_KILL_S
-                    continue
-                break  # something outside the process tree holds a pipe open: stop reading
-            for key, _ in selector.select(timeout):
-                chunk = os.read(key.fd, READ_CHUNK)
-                if not chunk:
-                    selector.unregister(key.fd)
-                    continue
-                stream = streams[key.fd]
-                stream.add(chunk)
-                if key.fd == read_end and stream.truncated and killed_reason is None:
-                    killed_reason = "result-too-large"
-                    _kill(process)
-                    deadline = time.monotonic() + DRAIN_AFTER_KILL_S
-    _kill(process)  # whatever is left of the tree (a daemonized grandchild) goes too
-    _, status, usage = os.wait4(process.pid, 0)
-    process.returncode = os.waitstatus_to_exitcode(status)
-    for handle in (process.stdout, process.stderr):
-        handle.close()
-    os.close(read_end)
-    cpu = usage.ru_utime + usage.ru_stime
-    exit_code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else None
-    sig = os.WTERMSIG(status) if os.WIFSIGNALED(status) else None
-    stdout, stderr, result = streams.values()
+    try:
+        process = subprocess.Popen(
+            argv,
+            env=env,
+            cwd=cwd,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            preexec_fn=prepare_child,
+            pass_fds=() if results_on_stdout else (RESULT_FD,),
+            start_new_session=True,
+        )
+    except BaseException:
+        for fd in (read_end, write_end):
+            if fd is not None:
+                os.close(fd)
+        raise
+    if write_end is not None:
+        os.close(write_end)
+    output, errors = _Stream(limits.output_bytes), _Stream(limits.output_bytes)
+    results = _Stream(limits.result_bytes)
+    streams = {process.stderr.fileno(): errors}
+    if results_on_stdout:
+        streams[process.stdout.fileno()] = results
+    else:
+        streams[process.stdout.fileno()] = output
+        streams[read_end] = results
+    try:
+        status, usage, killed_reason = _watch(process, streams, results, limits, terminate)
+    finally:
+        for handle in (process.stdout, process.stderr):
+            handle.close()
+        if read_end is not None:
+            os.close(read_end)
+    process.returncode = os.waitstatus_to_exitcode(status)  # reaped by us: Popen must not wait again
     return RunResult(
-        exit_code=exit_code,
-        signal=sig,
+        exit_code=os.WEXITSTATUS(status) if os.WIFEXITED(status) else None,
+        signal=os.WTERMSIG(status) if os.WIFSIGNALED(status) else None,
         killed_reason=killed_reason,
-        stdout=bytes(stdout.data),
-        stderr=bytes(stderr.data),
-        result=bytes(result.data),
-        stdout_truncated=stdout.truncated,
-        stderr_truncated=stderr.truncated,
+        stdout=bytes(output.data),
+        stderr=bytes(errors.data),
+        result=bytes(results.data),
+        stdout_truncated=output.truncated,
+        stderr_truncated=errors.truncated,
         wall_seconds=time.monotonic() - started,
-        cpu_seconds=cpu,
+        cpu_seconds=usage.ru_utime + usage.ru_stime,
         backend=backend,
     )
 
 
-def cpu_killed(result: RunResult, limits: Limits) -> bool:
-    """Whether the run ended at the CPU limit (SIGXCPU, or SIGKILL at the hard limit)."""
-    return result.signal in (signal.SIGXCPU, signal.SIGKILL) and result.cpu_seconds >= limits.cpu_seconds - 1
+def _watch(
+    process: subprocess.Popen,
+    streams: dict[int, _Stream],
+    results: _Stream,
+    limits: Limits,
+    terminate: Callable[[subprocess.Popen], None],
+) -> tuple[int, resource.struct_rusage, str | None]:
+    """Drains the pipes until the process has exited and they are closed; kills at the deadline.
+
+    Returns the wait status, the rusage of the reaped tree (wait4, so concurrent runs in other
+    threads do not mix) and why we killed it, if we did. The child is reaped only at the very end,
+    after the final group kill, so its pid (the group id) cannot have been reused meanwhile.
+    """
+    pidfd = _pidfd(process.pid)
+    exited = False
+    killed_reason = None
+    deadline = time.monotonic() + limits.wall_seconds
+    open_fds = set(streams)
+
+    def kill(reason: str) -> None:
+        nonlocal killed_reason, deadline
+        killed_reason = reason
+        with contextlib.suppress(OSError):
+            terminate(process)
+        deadline = time.monotonic() + DRAIN_S
+
+    try:
+        with selectors.DefaultSelector() as selector:
+            for fd in open_fds:
+                selector.register(fd, selectors.EVENT_READ)
+            if pidfd is not None:
+                selector.register(pidfd, selectors.EVENT_READ)
+            while True:
+                if not exited and pidfd is None and _has_exited(process.pid):
+                    exited = True
+                    deadline = min(deadline, time.monotonic() + EXIT_GRACE_S)
+                if exited and not open_fds:
+                    break
+                now = time.monotonic()
+                if now >= deadline:
+                    if not exited and killed_reason is None:
+                        kill("wall-clock")
+                        continue
+                    break  # descendants outlived the process, or the kill is slow: stop reading
+                timeout = deadline - now if pidfd is not None or exited else min(POLL_S, deadline - now)
+                for key, _ in selector.select(timeout):
+                    if key.fd == pidfd:
+                        selector.unregister(pidfd)
+                        exited = True
+                        deadline = min(deadline, time.monotonic() + EXIT_GRACE_S)
+                        continue
+                    chunk = os.read(key.fd, READ_CHUNK)
+                    if not chunk:
+                        selector.unregister(key.fd)
+                        open_fds.discard(key.fd)
+                        continue
+                    stream = streams[key.fd]
+                    stream.add(chunk)
+                    if stream is results and stream.truncated and killed_reason is None:
+                        kill("result-too-large")
+    finally:
+        kill_group(process)  # leftovers (a daemonized descendant) go too
+        _, status, usage = os.wait4(process.pid, 0)
+        if pidfd is not None:
+            os.close(pidfd)
+    return status, usage, killed_reason
 
 
-def _kill(process: subprocess.Popen) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(process.pid, signal.SIGKILL)
+def _pidfd(pid: int) -> int | None:
+    """A pidfd to wait on in the selector; None where the kernel or seccomp refuses (we poll then)."""
+    try:
+        return os.pidfd_open(pid)
+    except (AttributeError, OSError):
+        return None
+
+
+def _has_exited(pid: int) -> bool:
+    """Whether the child has exited, without reaping it (WNOWAIT)."""
+    return os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
+
+
+def signal_from_exit_code(result: RunResult) -> None:
+    """bwrap and `docker run` report a child killed by signal N as exit code 128 + N: undo that."""
+    if result.exit_code is not None and 128 < result.exit_code < 128 + signal.NSIG:
+        result.signal, result.exit_code = result.exit_code - 128, None
+
+
+def mark_cpu_kill(result: RunResult, limits: Limits) -> None:
+    """Names the CPU limit as the cause: SIGXCPU, or SIGKILL once the tree used the whole limit."""
+    if result.killed_reason is not None:
+        return
+    if result.signal == signal.SIGXCPU or (
+        result.signal == signal.SIGKILL and result.cpu_seconds >= limits.cpu_seconds - 0.5
+    ):
+        result.killed_reason = "cpu"

@@ -1,41 +1,55 @@
-"""Development only: runs the command on the host with rlimits but NO isolation. Warns on every run."""
+"""Development only: runs the command on the host with rlimits but NO isolation. Warns on every run.
+
+`warn=False` is for the grader's own trusted code (regenerating the reference answers), never for handins.
+"""
 
 from __future__ import annotations
 
 import logging
+import os
 
-from grader.sandbox.base import Limits, Mount, RunResult
-from grader.sandbox.process import cpu_killed, run_process
+from grader.sandbox.base import Limits, Mount, RunResult, check_request
+from grader.sandbox.process import mark_cpu_kill, rlimits, run_process, task_count
 
 log = logging.getLogger(__name__)
-WARNING = "unsafe-process sandbox: student code runs unconfined on this machine; development only"
+WARNING = "unsafe-process sandbox: student code runs unconfined; development only"
 
 
 def translate(value: str, mounts: list[Mount]) -> str:
-    """Rewrites a sandbox path (a mount target or below it) to the host path."""
+    """Rewrites a sandbox path (a mount target or below it) to the host path; longest target first."""
     for mount in sorted(mounts, key=lambda m: len(m.target), reverse=True):
-        if value == mount.target or value.startswith(mount.target.rstrip("/") + "/"):
-            return str(mount.source) + value[len(mount.target.rstrip("/")) :]
+        target = mount.target.rstrip("/")
+        if value == mount.target or value.startswith(target + "/"):
+            return str(mount.source).rstrip("/") + value[len(target) :]
     return value
 
 
+def translate_env(value: str, mounts: list[Mount]) -> str:
+    """Like `translate`, for each part of a colon-separated list too (PATH, PYTHONPATH)."""
+    return ":".join(translate(part, mounts) for part in value.split(":"))
+
+
 class UnsafeProcessSandbox:
+    """The program runs as the worker's own user with the worker's view of the machine."""
+
     name = "unsafe-process"
 
     def __init__(self, warn: bool = True):
-        self.warn = warn  # False only for our own trusted code (the reference solution)
+        self.warn = warn
 
     def run(
         self, argv: list[str], *, mounts: list[Mount], limits: Limits, env: dict[str, str], cwd: str
     ) -> RunResult:
+        check_request(argv, mounts, env, cwd)
         if self.warn:
             log.warning(WARNING)
-        command = [translate(arg, mounts) for arg in argv]
-        host_env = {key: translate(value, mounts) for key, value in env.items()}
-        host_env["PATH"] = ":".join(translate(part, mounts) for part in host_env.get("PATH", "").split(":"))
         result = run_process(
-            command, env=host_env, cwd=translate(cwd, mounts), limits=limits, backend=self.name
+            [translate(arg, mounts) for arg in argv],
+            env={key: translate_env(value, mounts) for key, value in env.items()},
+            cwd=translate(cwd, mounts),
+            limits=limits,
+            backend=self.name,
+            rlimit_table=rlimits(limits, task_count(os.getuid()) + limits.processes),
         )
-        if result.killed_reason is None and cpu_killed(result, limits):
-            result.killed_reason = "cpu"
+        mark_cpu_kill(result, limits)
         return result
