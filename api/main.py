@@ -12,7 +12,7 @@ from starlette.middleware.sessions import SessionMiddleware
 from api.config import get_settings
 from api.limits import BodySizeLimit
 from api.logs import configure_logging
-from api.routes import assignments, auth, health, pages, staff, submissions
+from api.routes import assignments, auth, health, pages, similarity, similarity_pages, staff, submissions
 from api.web import LoginRequired, http_error_handler, login_required_handler
 
 API_PREFIX = "/api/v1"
@@ -35,11 +35,12 @@ def create_app() -> FastAPI:
         https_only=settings.secure_cookies,
     )
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_upload_bytes)
-    for module in (auth, assignments, submissions, staff):
+    for module in (auth, assignments, submissions, staff, similarity):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(health.router, prefix=API_PREFIX)
     app.include_router(health.metrics_router)
     app.include_router(pages.router)
+    app.include_router(similarity_pages.router)
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
     app.add_exception_handler(LoginRequired, login_required_handler)
     app.add_exception_handler(StarletteHTTPException, http_error_handler)

@@ -7,11 +7,13 @@ from datetime import UTC, datetime
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     DateTime,
     Enum,
     Float,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     String,
@@ -199,3 +201,93 @@ class TestScore(Base):
     where_line: Mapped[int | None] = mapped_column(Integer)
 
     submission: Mapped[Submission] = relationship(back_populates="scores")
+
+
+class ArchiveStatus(enum.StrEnum):
+    queued = "queued"
+    indexing = "indexing"
+    done = "done"
+    error = "error"
+
+
+class SimilarityArchive(Base):
+    """Handins of earlier semesters that a TA uploaded: compared against, never scored."""
+
+    __tablename__ = "similarity_archives"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    assignment_id: Mapped[int] = mapped_column(ForeignKey("assignments.id", ondelete="CASCADE"), index=True)
+    label: Mapped[str] = mapped_column(String(100))  # e.g. "fall2020"
+    blob_sha256: Mapped[str] = mapped_column(ForeignKey("blobs.sha256"))
+    status: Mapped[ArchiveStatus] = mapped_column(
+        Enum(ArchiveStatus, native_enum=False, length=16), default=ArchiveStatus.queued
+    )
+    handins_total: Mapped[int | None] = mapped_column(Integer)
+    handins_indexed: Mapped[int] = mapped_column(Integer, default=0)
+    skipped: Mapped[str] = mapped_column(Text, default="")  # handins that could not be read, and why
+    error: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class SimilarityDocument(Base):
+    """The fingerprinted code of one student's counted submission, or of one archived handin."""
+
+    __tablename__ = "similarity_documents"
+    __table_args__ = (UniqueConstraint("assignment_id", "user_id"),)  # one counted submission each
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    assignment_id: Mapped[int] = mapped_column(ForeignKey("assignments.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    submission_id: Mapped[int | None] = mapped_column(ForeignKey("submissions.id", ondelete="CASCADE"))
+    archive_id: Mapped[int | None] = mapped_column(
+        ForeignKey("similarity_archives.id", ondelete="CASCADE"), index=True
+    )
+    label: Mapped[str] = mapped_column(String(300))  # the username, or "<archive label>/<handin name>"
+    blob_sha256: Mapped[str] = mapped_column(ForeignKey("blobs.sha256"))
+    fingerprint_count: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    user: Mapped[User | None] = relationship()
+    submission: Mapped[Submission | None] = relationship()
+
+
+class SimilarityFingerprint(Base):
+    """One winnowed fingerprint of a document: the inverted index that finds similar documents."""
+
+    __tablename__ = "similarity_fingerprints"
+    __table_args__ = (Index("ix_similarity_fingerprints_hash_document", "hash", "document_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    document_id: Mapped[int] = mapped_column(
+        ForeignKey("similarity_documents.id", ondelete="CASCADE"), index=True
+    )
+    hash: Mapped[int] = mapped_column(BigInteger)
+    file: Mapped[str] = mapped_column(String(300))
+    first_line: Mapped[int] = mapped_column(Integer)
+    last_line: Mapped[int] = mapped_column(Integer)
+
+
+class SimilarityPair(Base):
+    """Two documents that share code; document_a_id < document_b_id."""
+
+    __tablename__ = "similarity_pairs"
+    __table_args__ = (UniqueConstraint("document_a_id", "document_b_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    assignment_id: Mapped[int] = mapped_column(ForeignKey("assignments.id", ondelete="CASCADE"), index=True)
+    document_a_id: Mapped[int] = mapped_column(
+        ForeignKey("similarity_documents.id", ondelete="CASCADE"), index=True
+    )
+    document_b_id: Mapped[int] = mapped_column(
+        ForeignKey("similarity_documents.id", ondelete="CASCADE"), index=True
+    )
+    score: Mapped[float] = mapped_column(Float, index=True)
+    shared: Mapped[int] = mapped_column(Integer)
+    fraction_a: Mapped[float] = mapped_column(Float)
+    fraction_b: Mapped[float] = mapped_column(Float)
+    lines_a: Mapped[int] = mapped_column(Integer)
+    lines_b: Mapped[int] = mapped_column(Integer)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    document_a: Mapped[SimilarityDocument] = relationship(foreign_keys=[document_a_id])
+    document_b: Mapped[SimilarityDocument] = relationship(foreign_keys=[document_b_id])

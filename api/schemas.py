@@ -140,3 +140,55 @@ class QueueCounts(BaseModel):
 
 class LoginOut(UserOut):
     csrf_token: str  # send it as X-CSRF-Token with cookie-authenticated POST, PATCH and DELETE requests
+
+
+class SimilaritySide(BaseModel):
+    label: str  # the username, or "<archive label>/<handin name>"
+    username: str | None  # None for an archived handin of an earlier semester
+    display_name: str = ""
+    submission_id: int | None
+    version: int | None
+    fraction: float  # of this side's fingerprints, how many the other side shares
+    lines: int  # lines of this side inside matching regions
+
+
+class SimilarityPairOut(BaseModel):
+    id: int
+    score: float  # the larger fraction, 0..1
+    shared: int  # fingerprints in common
+    a: SimilaritySide
+    b: SimilaritySide
+    updated_at: datetime
+
+
+class SimilarityPage(BaseModel):
+    assignment: str
+    documents: dict[str, int]  # students and archived handins indexed
+    total: int
+    offset: int
+    limit: int
+    items: list[SimilarityPairOut]
+
+
+class SimilarityRegionOut(BaseModel):
+    file: str
+    first_line: int
+    last_line: int
+
+
+class SimilarityPairDetail(SimilarityPairOut):
+    regions_a: list[SimilarityRegionOut]
+    regions_b: list[SimilarityRegionOut]
+
+
+class SimilarityArchiveOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    label: str
+    status: str
+    handins_indexed: int
+    handins_total: int | None
+    skipped: str
+    error: str
+    created_at: datetime

@@ -106,15 +106,18 @@ class Service:
 
 
 @contextlib.contextmanager
-def running_service(env: dict[str, str], log_dir: Path, worker: bool = True) -> Iterator[Service]:
-    """Migrates, then runs uvicorn (and a worker) until the block ends."""
+def running_service(
+    env: dict[str, str], log_dir: Path, worker: bool = True, api_workers: int = 1
+) -> Iterator[Service]:
+    """Migrates, then runs uvicorn (with `api_workers` processes, and a worker) until the block ends."""
     migrate(env)
     port = free_port()
     log_dir.mkdir(parents=True, exist_ok=True)
     service = Service(f"http://127.0.0.1:{port}", env, {}, log_dir)
     api_log = (log_dir / "api.log").open("ab")
     service.processes["api"] = subprocess.Popen(
-        [str(BIN / "uvicorn"), "api.main:app", "--host", "127.0.0.1", "--port", str(port)],
+        [str(BIN / "uvicorn"), "api.main:app", "--host", "127.0.0.1", "--port", str(port)]
+        + (["--workers", str(api_workers)] if api_workers > 1 else []),
         env=env,
         cwd=PROJECT,
         stdout=api_log,

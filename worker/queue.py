@@ -1,4 +1,5 @@
-"""Sending grading jobs. A failed send leaves the submission queued: the sweeper sends it again."""
+"""Sending jobs. A failed send loses nothing: the submission stays queued (or the similarity
+index stale) in the database, and the sweeper sends it again."""
 
 from __future__ import annotations
 
@@ -24,4 +25,28 @@ def enqueue(submission_id: int) -> bool:
     with session_factory()() as session:
         submissions.mark_enqueued(session, submission_id)
     log.info("queued submission %s", submission_id, extra={"submission_id": submission_id})
+    return True
+
+
+def enqueue_similarity(assignment_id: int, user_id: int) -> bool:
+    """Sends the similarity update of one student; False (and logged) if the broker is away."""
+    from worker.tasks import update_similarity
+
+    try:
+        update_similarity.apply_async(args=[assignment_id, user_id], retry=False)
+    except Exception as error:  # the sweeper finds the stale document later
+        log.warning("could not queue the similarity update of user %s: %s", user_id, error)
+        return False
+    return True
+
+
+def enqueue_archive(archive_id: int) -> bool:
+    """Sends the indexing of an uploaded archive; False (and logged) if the broker is away."""
+    from worker.tasks import index_archive
+
+    try:
+        index_archive.apply_async(args=[archive_id], retry=False)
+    except Exception as error:  # the archive stays queued: the sweeper sends it again
+        log.warning("could not queue similarity archive %s: %s", archive_id, error)
+        return False
     return True

@@ -1,4 +1,4 @@
-"""Celery tasks: grade one submission, sweep lost jobs, regrade."""
+"""Celery tasks: grade one submission, sweep lost jobs, keep the similarity index current."""
 
 from __future__ import annotations
 
@@ -8,17 +8,18 @@ from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
+from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
 from api.config import get_settings
-from api.crud import submissions
+from api.crud import similarity, submissions
 from api.db import session_factory
-from api.models import Assignment, utcnow
+from api.models import Assignment, SimilarityArchive, utcnow
 from grader.config import GraderConfig
 from grader.grade import GraderError, grade_handin
 from grader.sandbox import Limits
 from worker.celery_app import app
-from worker.queue import enqueue
+from worker.queue import enqueue, enqueue_archive, enqueue_similarity
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +89,8 @@ def grade_submission(self, submission_id: int) -> None:
         raise
     with session_maker() as session:
         submissions.store_report(session, submission_id, report.to_dict())
+        stored = session.get(submissions.Submission, submission_id)
+        assignment_id, user_id = stored.assignment_id, stored.user_id
     log.info(
         "graded submission %s: %s/%s",
         submission_id,
@@ -95,6 +98,7 @@ def grade_submission(self, submission_id: int) -> None:
         report.max,
         extra={"submission_id": submission_id},
     )
+    enqueue_similarity(assignment_id, user_id)
 
 
 @app.task
@@ -111,7 +115,38 @@ def sweep() -> int:
         for submission_id in ids:
             submission = session.get(submissions.Submission, submission_id)
             submissions.requeue(session, submission)
+        stale = [
+            (assignment.id, user_id)
+            for assignment in session.scalars(select(Assignment))
+            for user_id in similarity.stale_students(session, assignment)
+        ]
+        archives = similarity.archives_to_send(session, now - timedelta(seconds=settings.requeue_after_s))
     sent = sum(enqueue(submission_id) for submission_id in ids)
     if ids:
         log.info("sweeper re-sent %s of %s submission(s)", sent, len(ids))
+    resent = sum(enqueue_similarity(*key) for key in stale) + sum(map(enqueue_archive, archives))
+    if stale or archives:
+        log.info("sweeper re-sent %s of %s similarity job(s)", resent, len(stale) + len(archives))
     return sent
+
+
+@app.task(autoretry_for=(OperationalError,), retry_backoff=5, retry_backoff_max=120, max_retries=10)
+def update_similarity(assignment_id: int, user_id: int) -> bool:
+    """Compares the student's counted submission with the others, if it changed. Safe to run twice."""
+    with session_factory()() as session:
+        return similarity.index_student(session, assignment_id, user_id)
+
+
+@app.task(autoretry_for=(OperationalError,), retry_backoff=5, retry_backoff_max=120, max_retries=10)
+def index_archive(archive_id: int) -> None:
+    """Fingerprints an uploaded archive of earlier handins (compared against, never scored)."""
+    with session_factory()() as session:
+        archive: SimilarityArchive | None = similarity.index_archive(session, archive_id)
+        if archive is not None:
+            log.info(
+                "similarity archive %s: %s, %s handin(s) indexed, %s",
+                archive.label,
+                archive.status,
+                archive.handins_indexed,
+                archive.error or "no error",
+            )

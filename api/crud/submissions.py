@@ -45,6 +45,15 @@ def check_allowed(session: Session, assignment: Assignment, user: User, now: dat
         raise SubmissionRefused(409, f"you have used all {limit} submissions of {assignment.title}")
 
 
+def store_blob(session: Session, data: bytes, digest: str | None = None) -> str:
+    """Adds the bytes to the content-addressed blob table unless they are there; returns the sha256."""
+    digest = digest or hashlib.sha256(data).hexdigest()
+    if session.get(Blob, digest) is None:
+        session.add(Blob(sha256=digest, size=len(data), data=data))
+        session.flush()
+    return digest
+
+
 def create(
     session: Session,
     assignment: Assignment,
@@ -63,9 +72,7 @@ def create(
     for attempt in range(attempts):
         check_allowed(session, assignment, user, now)
         try:
-            if session.get(Blob, digest) is None:
-                session.add(Blob(sha256=digest, size=len(data), data=data))
-                session.flush()
+            store_blob(session, data, digest)
             version = (
                 session.scalar(
                     select(func.max(Submission.version)).where(
@@ -160,16 +167,19 @@ class Counted:
     late_days: int
 
 
-def counted_submissions(session: Session, assignment: Assignment) -> dict[int, Counted]:
+def counted_submissions(
+    session: Session, assignment: Assignment, user_id: int | None = None
+) -> dict[int, Counted]:
     """user_id -> their counted submission: the latest scored, or the best after penalties.
 
     A submission being regraded keeps counting with its previous score until the new one is stored.
     """
-    rows = session.execute(
-        select(
-            Submission.id, Submission.user_id, Submission.version, Submission.total, Submission.late_days
-        ).where(Submission.assignment_id == assignment.id, Submission.total.is_not(None))
-    ).all()
+    query = select(
+        Submission.id, Submission.user_id, Submission.version, Submission.total, Submission.late_days
+    ).where(Submission.assignment_id == assignment.id, Submission.total.is_not(None))
+    if user_id is not None:
+        query = query.where(Submission.user_id == user_id)
+    rows = session.execute(query).all()
     counted: dict[int, Counted] = {}
     for row in rows:
         candidate = Counted(

@@ -1,0 +1,341 @@
+"""The similarity index of an assignment: a document per student (their counted submission) and
+per archived handin of earlier semesters, its fingerprints, and the pairs of documents that share
+code. Updated one document at a time: a new document is compared with the stored ones through the
+fingerprint index, never all pairs from scratch."""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from sqlalchemy import delete, func, insert, or_, select
+from sqlalchemy.orm import Session, aliased, selectinload
+
+from api.crud.submissions import counted_submissions, store_blob
+from api.models import (
+    ArchiveStatus,
+    Assignment,
+    Blob,
+    Role,
+    SimilarityArchive,
+    SimilarityDocument,
+    SimilarityFingerprint,
+    SimilarityPair,
+    Submission,
+    User,
+    utcnow,
+)
+from grader.corpus import Skipped, read_corpus
+from grader.paths import HANDOUT_DIR
+from grader.similarity import Comparison, Document, Fingerprint, compare, fingerprint, starter_hashes
+from grader.unpack import HandinError, read_handin_files
+
+log = logging.getLogger(__name__)
+MIN_SHARED = 3  # fewer shared fingerprints than this is a coincidence, not a pair to show
+CHUNK = 500  # hashes per IN (...) query
+
+
+def starter() -> frozenset[int]:
+    return starter_hashes(HANDOUT_DIR)
+
+
+def lock(session: Session, assignment_id: int) -> Assignment | None:
+    """Serialises index updates of one assignment (two new documents must see each other)."""
+    return session.scalar(select(Assignment).where(Assignment.id == assignment_id).with_for_update())
+
+
+def _chunks(values: list, size: int = CHUNK) -> Iterator[list]:
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+def _shared_with(
+    session: Session, row: SimilarityDocument, document: Document, students_only: bool
+) -> dict[int, Document]:
+    """The other documents holding any of `document`'s hashes, limited to the shared fingerprints."""
+    found: dict[int, list[Fingerprint]] = defaultdict(list)
+    hashes = sorted({f.hash for f in document.fingerprints})
+    for chunk in _chunks(hashes):
+        query = (
+            select(
+                SimilarityFingerprint.document_id,
+                SimilarityFingerprint.hash,
+                SimilarityFingerprint.file,
+                SimilarityFingerprint.first_line,
+                SimilarityFingerprint.last_line,
+            )
+            .join(SimilarityDocument, SimilarityDocument.id == SimilarityFingerprint.document_id)
+            .where(
+                SimilarityFingerprint.hash.in_(chunk),
+                SimilarityDocument.assignment_id == row.assignment_id,
+                SimilarityDocument.id != row.id,
+            )
+        )
+        if students_only:
+            query = query.where(SimilarityDocument.archive_id.is_(None))
+        for other, hash_, file, first, last in session.execute(query):
+            found[other].append(Fingerprint(hash_, file, first, last))
+    counts: dict[int, int] = {}
+    for chunk in _chunks(list(found)):
+        counts.update(
+            session.execute(
+                select(SimilarityDocument.id, SimilarityDocument.fingerprint_count).where(
+                    SimilarityDocument.id.in_(chunk)
+                )
+            ).all()
+        )
+    return {other: Document(tuple(fps), counts[other]) for other, fps in found.items()}
+
+
+def add_document(session: Session, row: SimilarityDocument, document: Document) -> int:
+    """Stores a document with its fingerprints and its pairs with the others; returns how many pairs.
+
+    Archived handins are compared with students only (earlier semesters among themselves are not news).
+    """
+    row.fingerprint_count = document.count
+    session.add(row)
+    session.flush()
+    if document.fingerprints:
+        session.execute(
+            insert(SimilarityFingerprint),
+            [
+                {
+                    "document_id": row.id,
+                    "hash": f.hash,
+                    "file": f.file,
+                    "first_line": f.first_line,
+                    "last_line": f.last_line,
+                }
+                for f in document.fingerprints
+            ],
+        )
+    pairs = []
+    now = utcnow()
+    others = _shared_with(session, row, document, students_only=row.archive_id is not None)
+    for other, shared in others.items():
+        comparison = compare(document, shared)
+        if comparison.shared < MIN_SHARED:
+            continue
+        mine, theirs = (
+            (comparison.fraction_a, comparison.lines_a),
+            (comparison.fraction_b, comparison.lines_b),
+        )
+        a, b = (mine, theirs) if row.id < other else (theirs, mine)
+        pairs.append(
+            {
+                "assignment_id": row.assignment_id,
+                "document_a_id": min(row.id, other),
+                "document_b_id": max(row.id, other),
+                "score": comparison.score,
+                "shared": comparison.shared,
+                "fraction_a": a[0],
+                "fraction_b": b[0],
+                "lines_a": a[1],
+                "lines_b": b[1],
+                "updated_at": now,
+            }
+        )
+    if pairs:
+        session.execute(insert(SimilarityPair), pairs)
+    return len(pairs)
+
+
+def handin_document(data: bytes) -> Document:
+    try:
+        files = read_handin_files(data)
+    except HandinError:
+        files = {}  # graded handins always read; an unreadable one has no code to compare
+    return fingerprint(files, starter())
+
+
+def index_student(session: Session, assignment_id: int, user_id: int) -> bool:
+    """Brings the student's document up to date with their counted submission; True if it changed.
+
+    Idempotent: a repeated or late task finds the document current and does nothing.
+    """
+    assignment = lock(session, assignment_id)
+    user = session.get(User, user_id)
+    if assignment is None or user is None:
+        session.rollback()
+        return False
+    counted = (
+        counted_submissions(session, assignment, user_id).get(user_id) if user.role == Role.student else None
+    )
+    current = session.scalar(
+        select(SimilarityDocument).where(
+            SimilarityDocument.assignment_id == assignment_id, SimilarityDocument.user_id == user_id
+        )
+    )
+    wanted = counted.submission_id if counted else None
+    if (current.submission_id if current else None) == wanted:
+        session.rollback()
+        return False
+    if current is not None:
+        session.execute(delete(SimilarityDocument).where(SimilarityDocument.id == current.id))
+    if counted is not None:
+        submission = session.get(Submission, counted.submission_id)
+        row = SimilarityDocument(
+            assignment_id=assignment_id,
+            user_id=user_id,
+            submission_id=submission.id,
+            label=user.username,
+            blob_sha256=submission.blob_sha256,
+        )
+        pairs = add_document(session, row, handin_document(session.get(Blob, submission.blob_sha256).data))
+        log.info(
+            "similarity: %s version %s indexed, %s similar pair(s)",
+            user.username,
+            submission.version,
+            pairs,
+            extra={"submission_id": submission.id},
+        )
+    session.commit()
+    return True
+
+
+def stale_students(session: Session, assignment: Assignment) -> list[int]:
+    """Students whose document is missing or not their counted submission (a lost update task)."""
+    counted = counted_submissions(session, assignment)
+    students = set(session.scalars(select(User.id).where(User.role == Role.student)))
+    indexed = dict(
+        session.execute(
+            select(SimilarityDocument.user_id, SimilarityDocument.submission_id).where(
+                SimilarityDocument.assignment_id == assignment.id, SimilarityDocument.user_id.is_not(None)
+            )
+        ).all()
+    )
+    wanted = {user: entry.submission_id for user, entry in counted.items() if user in students}
+    return sorted(user for user in set(wanted) | set(indexed) if wanted.get(user) != indexed.get(user))
+
+
+def create_archive(session: Session, assignment: Assignment, label: str, data: bytes) -> SimilarityArchive:
+    archive = SimilarityArchive(
+        assignment_id=assignment.id, label=label, blob_sha256=store_blob(session, data)
+    )
+    session.add(archive)
+    session.commit()
+    return archive
+
+
+def index_archive(session: Session, archive_id: int) -> SimilarityArchive | None:
+    """Fingerprints each handin of an archive, committing as it goes (the page shows the progress)."""
+    archive = session.get(SimilarityArchive, archive_id)
+    if archive is None or archive.status == ArchiveStatus.done:
+        return archive
+    session.execute(delete(SimilarityDocument).where(SimilarityDocument.archive_id == archive.id))
+    archive.status, archive.handins_indexed, archive.error = ArchiveStatus.indexing, 0, ""
+    session.commit()
+    skipped: list[Skipped] = []
+    data = session.get(Blob, archive.blob_sha256).data
+    try:
+        for handin in read_corpus(data, skipped=skipped):
+            lock(session, archive.assignment_id)
+            row = SimilarityDocument(
+                assignment_id=archive.assignment_id,
+                archive_id=archive.id,
+                label=f"{archive.label}/{handin.name}",
+                blob_sha256=store_blob(session, handin.data),
+            )
+            add_document(session, row, fingerprint(handin.files, starter()))
+            archive.handins_indexed += 1
+            session.commit()
+        archive.status = ArchiveStatus.done
+    except HandinError as error:
+        archive.status, archive.error = ArchiveStatus.error, str(error)
+    archive.handins_total = archive.handins_indexed + len(skipped)
+    archive.skipped = "\n".join(f"{s.name}: {s.reason}" for s in skipped)
+    session.commit()
+    return archive
+
+
+def archives(session: Session, assignment: Assignment) -> list[SimilarityArchive]:
+    return list(
+        session.scalars(
+            select(SimilarityArchive)
+            .where(SimilarityArchive.assignment_id == assignment.id)
+            .order_by(SimilarityArchive.id)
+        )
+    )
+
+
+def archives_to_send(session: Session, queued_before) -> list[int]:
+    """Archives still queued a while after upload (their task was never sent or was lost)."""
+    return list(
+        session.scalars(
+            select(SimilarityArchive.id).where(
+                SimilarityArchive.status == ArchiveStatus.queued, SimilarityArchive.created_at < queued_before
+            )
+        )
+    )
+
+
+def delete_archive(session: Session, archive: SimilarityArchive) -> None:
+    session.execute(delete(SimilarityDocument).where(SimilarityDocument.archive_id == archive.id))
+    session.delete(archive)
+    session.commit()
+
+
+def pairs(
+    session: Session, assignment: Assignment, offset: int = 0, limit: int = 100, q: str = ""
+) -> tuple[list[SimilarityPair], int]:
+    """The most similar pairs first; `q` filters on either side's label (a username)."""
+    a, b = aliased(SimilarityDocument), aliased(SimilarityDocument)
+    query = (
+        select(SimilarityPair)
+        .join(a, a.id == SimilarityPair.document_a_id)
+        .join(b, b.id == SimilarityPair.document_b_id)
+        .where(SimilarityPair.assignment_id == assignment.id)
+    )
+    if q:
+        pattern = f"%{q.lower()}%"
+        query = query.where(or_(func.lower(a.label).like(pattern), func.lower(b.label).like(pattern)))
+    total = session.scalar(select(func.count()).select_from(query.subquery()))
+    rows = session.scalars(
+        query.options(
+            selectinload(SimilarityPair.document_a).selectinload(SimilarityDocument.user),
+            selectinload(SimilarityPair.document_a).selectinload(SimilarityDocument.submission),
+            selectinload(SimilarityPair.document_b).selectinload(SimilarityDocument.user),
+            selectinload(SimilarityPair.document_b).selectinload(SimilarityDocument.submission),
+        )
+        .order_by(SimilarityPair.score.desc(), SimilarityPair.shared.desc(), SimilarityPair.id)
+        .offset(offset)
+        .limit(limit)
+    ).all()
+    return list(rows), total
+
+
+def document_count(session: Session, assignment: Assignment) -> dict[str, int]:
+    rows = session.execute(
+        select(SimilarityDocument.archive_id.is_(None), func.count())
+        .where(SimilarityDocument.assignment_id == assignment.id)
+        .group_by(SimilarityDocument.archive_id.is_(None))
+    ).all()
+    counts = {("students" if is_student else "archived"): n for is_student, n in rows}
+    return {"students": counts.get("students", 0), "archived": counts.get("archived", 0)}
+
+
+@dataclass
+class PairDetail:
+    pair: SimilarityPair
+    files_a: dict[str, str]
+    files_b: dict[str, str]
+    comparison: Comparison
+
+
+def pair_detail(session: Session, pair_id: int) -> PairDetail | None:
+    """Both sides' files and the matching regions, recomputed from the stored handins."""
+    pair = session.get(SimilarityPair, pair_id)
+    if pair is None:
+        return None
+    sides = []
+    for document in (pair.document_a, pair.document_b):
+        try:
+            files = read_handin_files(session.get(Blob, document.blob_sha256).data)
+        except HandinError:
+            files = {}
+        sides.append(files)
+    comparison = compare(fingerprint(sides[0], starter()), fingerprint(sides[1], starter()))
+    decoded = [{path: data.decode("utf-8", "replace") for path, data in files.items()} for files in sides]
+    return PairDetail(pair, decoded[0], decoded[1], comparison)

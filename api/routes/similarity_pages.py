@@ -1,0 +1,105 @@
+"""Pages of the similarity check (course staff only)."""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated
+
+from fastapi import APIRouter, File, Form, HTTPException, Query, Request, UploadFile, status
+from fastapi.responses import RedirectResponse
+
+from api.crud import similarity
+from api.csrf import check_csrf
+from api.deps import SessionDep, assignment_by_slug
+from api.models import Assignment
+from api.routes.similarity import Label, ObjectId, pair_out, store_archive
+from api.web import StaffPageUser, render
+from grader.similarity import Region
+
+router = APIRouter(include_in_schema=False)
+PAGE_SIZE = 50
+
+
+@router.get("/assignments/{slug}/similarity")
+def similarity_page(
+    slug: str,
+    request: Request,
+    user: StaffPageUser,
+    session: SessionDep,
+    q: str = Query("", max_length=100),
+    page: int = Query(1, ge=1, le=2**20),
+):
+    assignment = assignment_by_slug(slug, session)
+    rows, total = similarity.pairs(session, assignment, offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE, q=q)
+    return render(
+        request,
+        "similarity.html",
+        {
+            "user": user,
+            "assignment": assignment,
+            "pairs": [pair_out(row) for row in rows],
+            "total": total,
+            "documents": similarity.document_count(session, assignment),
+            "archives": similarity.archives(session, assignment),
+            "q": q,
+            "page": page,
+            "pages": max(1, math.ceil(total / PAGE_SIZE)),
+        },
+    )
+
+
+@router.post("/assignments/{slug}/similarity/archives")
+async def archive_form(
+    slug: str,
+    request: Request,
+    user: StaffPageUser,
+    session: SessionDep,
+    label: Label,
+    file: Annotated[UploadFile, File()],
+    csrf_token: Annotated[str, Form()] = "",
+):
+    check_csrf(request, csrf_token)
+    await store_archive(session, assignment_by_slug(slug, session), label, file)
+    return RedirectResponse(f"/assignments/{slug}/similarity", status.HTTP_303_SEE_OTHER)
+
+
+def marked_lines(source: str, regions: list[Region], file: str) -> list[tuple[int, str, bool]]:
+    """(number, text, inside a matching region) for each line of a file."""
+    spans = [(r.first_line, r.last_line) for r in regions if r.file == file]
+    return [
+        (number, text, any(first <= number <= last for first, last in spans))
+        for number, text in enumerate(source.splitlines(), start=1)
+    ]
+
+
+@router.get("/similarity/pairs/{pair_id}")
+def pair_page(pair_id: ObjectId, request: Request, user: StaffPageUser, session: SessionDep):
+    """Both handins side by side, each file with a match, the matching regions highlighted."""
+    detail = similarity.pair_detail(session, pair_id)
+    if detail is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such pair")
+    pair, comparison = pair_out(detail.pair), detail.comparison
+    sides = [
+        {
+            "who": who,
+            "files": [
+                {"path": path, "lines": marked_lines(files[path], regions, path)}
+                for path in sorted({r.file for r in regions})
+            ],
+            "regions": regions,
+        }
+        for who, files, regions in (
+            (pair.a, detail.files_a, comparison.regions_a),
+            (pair.b, detail.files_b, comparison.regions_b),
+        )
+    ]
+    return render(
+        request,
+        "similarity_pair.html",
+        {
+            "user": user,
+            "assignment": session.get(Assignment, detail.pair.assignment_id),
+            "pair": pair,
+            "sides": sides,
+        },
+    )
