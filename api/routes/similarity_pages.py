@@ -18,6 +18,7 @@ from grader.similarity import Region
 
 router = APIRouter(include_in_schema=False)
 PAGE_SIZE = 50
+CONTEXT = 3  # lines shown around a matching region
 
 
 @router.get("/assignments/{slug}/similarity")
@@ -63,13 +64,17 @@ async def archive_form(
     return RedirectResponse(f"/assignments/{slug}/similarity", status.HTTP_303_SEE_OTHER)
 
 
-def marked_lines(source: str, regions: list[Region], file: str) -> list[tuple[int, str, bool]]:
-    """(number, text, inside a matching region) for each line of a file."""
+def marked_lines(source: str, regions: list[Region], file: str) -> list[tuple[int | None, str, bool]]:
+    """(number, text, inside a matching region) for the lines of a file near a match; a run of
+    lines far from any match becomes one (None, "", False) gap."""
     spans = [(r.first_line, r.last_line) for r in regions if r.file == file]
-    return [
-        (number, text, any(first <= number <= last for first, last in spans))
-        for number, text in enumerate(source.splitlines(), start=1)
-    ]
+    shown: list[tuple[int | None, str, bool]] = []
+    for number, text in enumerate(source.splitlines(), start=1):
+        if any(first - CONTEXT <= number <= last + CONTEXT for first, last in spans):
+            shown.append((number, text, any(first <= number <= last for first, last in spans)))
+        elif not shown or shown[-1][0] is not None:
+            shown.append((None, "", False))
+    return shown
 
 
 @router.get("/similarity/pairs/{pair_id}")

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from service import PROJECT, run_cli
+from similarity_sources import DISGUISED, edits
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -134,6 +135,7 @@ def test_student_is_refused_the_staff_pages(course, browser):
         "/assignments/hw1-bonus/scoreboard",
         "/assignments/hw1-bonus/settings",
         "/assignments/hw1-bonus/students/alice",
+        "/assignments/hw1-bonus/similarity",
     ):
         response = page.goto(course.url + path)
         assert response.status == 403
@@ -191,3 +193,31 @@ def test_public_scoreboard_shows_nicknames_only(course, browser):
     text = page.inner_text("main")
     assert "alice" not in text.lower().replace("your", "") and "Alice" not in text and "bob" not in text
     assert "yours is" in text
+
+
+def test_ta_finds_a_disguised_copy_and_compares_it_side_by_side(course, browser, make_handin):
+    run_cli(course.env, "create-user", "carol", "--name", "Carol Copy", "--password", PASSWORD)
+    with course.client(run_cli(course.env, "token", "issue", "carol").strip()) as client:
+        created = client.post(
+            "/api/v1/assignments/hw1-bonus/submissions",
+            files={"file": ("handin.tar", make_handin("browser-copy", edits(DISGUISED)).read_bytes())},
+        )
+        course.wait_graded(client, created.json()["id"])
+
+    page = login(browser, course, "ta")
+    page.goto(course.url + "/assignments/hw1-bonus/scoreboard")
+    page.click("text=Similarity")
+    for _ in range(60):  # the index is updated by a task right after grading
+        if page.query_selector("table.pairs >> text=carol"):
+            break
+        page.wait_for_timeout(500)
+        page.reload()
+    first = page.inner_text("table.pairs tbody tr:first-child")
+    assert "alice" in first and "carol" in first and int(first.split("%")[0]) >= 80
+    shot(page, "similarity")
+    page.click("table.pairs tbody tr:first-child >> text=Compare")
+    page.wait_for_selector("pre.listing span.hit")
+    sides = page.query_selector_all("section.side")
+    assert len(sides) == 2 and all("mytorch/optim/adam.py" in side.inner_text() for side in sides)
+    assert "self.t += 1" in page.inner_text("section.side >> nth=0")
+    shot(page, "similarity-pair")
