@@ -1,4 +1,5 @@
-"""Admin command line: users, roster import, tokens, assignments, regrades, grade export, demo seed."""
+"""Admin command line: users, roster import, tokens, assignments, regrades, grade export, similarity,
+demo seed."""
 
 from __future__ import annotations
 
@@ -223,6 +224,40 @@ def export_grades(
         console.print(f"wrote {output}")
     else:
         sys.stdout.write(text)
+
+
+@app.command("similarity-archive")
+def similarity_archive(
+    slug: str,
+    label: str = typer.Argument(..., help="e.g. fall2020 (letters, digits, . - and spaces)"),
+    archive: Path = typer.Argument(..., exists=True, dir_okay=False, help="a tar of earlier handin tars"),
+) -> None:
+    """Index earlier semesters' handins to compare against (no size limit, unlike the web form)."""
+    from api.crud import similarity
+
+    with session() as db:
+        row = similarity.create_archive(db, need_assignment(db, slug), label, archive.read_bytes())
+        with console.status("indexing...") as status:
+            row = similarity.index_archive(db, row.id, lambda n: status.update(f"indexed {n} handin(s)"))
+        console.print(f"{row.label}: {row.status.value}, {row.handins_indexed} handin(s) indexed")
+        if row.skipped:
+            console.print(f"[yellow]skipped:[/yellow]\n{row.skipped}")
+        if row.error:
+            console.print(f"[red]{row.error}[/red]")
+            raise typer.Exit(1)
+
+
+@app.command("similarity-rebuild")
+def similarity_rebuild(slug: str) -> None:
+    """Index every student's counted submission again from scratch (archives are kept)."""
+    from api.crud import similarity
+
+    with session() as db:
+        assignment = need_assignment(db, slug)
+        with console.status("indexing...") as status:
+            count = similarity.rebuild(db, assignment, lambda n, of: status.update(f"indexed {n} of {of}"))
+        pairs = similarity.pairs(db, assignment, limit=1)[1]
+    console.print(f"indexed {count} student submission(s): {pairs} similar pair(s)")
 
 
 @app.command()

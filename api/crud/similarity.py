@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from sqlalchemy import delete, func, insert, or_, select
@@ -219,7 +219,29 @@ def create_archive(session: Session, assignment: Assignment, label: str, data: b
     return archive
 
 
-def index_archive(session: Session, archive_id: int) -> SimilarityArchive | None:
+def rebuild(
+    session: Session, assignment: Assignment, progress: Callable[[int, int], None] | None = None
+) -> int:
+    """Indexes every student's counted submission from scratch (after a change of the engine's
+    parameters, say); returns how many documents. Archived handins are kept."""
+    lock(session, assignment.id)
+    session.execute(
+        delete(SimilarityDocument).where(
+            SimilarityDocument.assignment_id == assignment.id, SimilarityDocument.archive_id.is_(None)
+        )
+    )
+    session.commit()
+    students = stale_students(session, assignment)
+    for done, user_id in enumerate(students, start=1):
+        index_student(session, assignment.id, user_id)
+        if progress:
+            progress(done, len(students))
+    return len(students)
+
+
+def index_archive(
+    session: Session, archive_id: int, progress: Callable[[int], None] | None = None
+) -> SimilarityArchive | None:
     """Fingerprints each handin of an archive, committing as it goes (the page shows the progress)."""
     archive = session.get(SimilarityArchive, archive_id)
     if archive is None or archive.status == ArchiveStatus.done:
@@ -241,6 +263,8 @@ def index_archive(session: Session, archive_id: int) -> SimilarityArchive | None
             add_document(session, row, fingerprint(handin.files, starter()))
             archive.handins_indexed += 1
             session.commit()
+            if progress:
+                progress(archive.handins_indexed)
         archive.status = ArchiveStatus.done
     except HandinError as error:
         archive.status, archive.error = ArchiveStatus.error, str(error)

@@ -167,3 +167,26 @@ def test_students_and_strangers_see_nothing_of_it(live_service, course):
                 files={"file": ("a.tar", tar_bytes({"a.tar": b""}))},
             )
             assert response.status_code == expected
+
+
+def test_admin_cli_indexes_an_archive_and_rebuilds_the_index(live_service, course, make_handin, tmp_path):
+    archive = tmp_path / "f19.tar.gz"
+    archive.write_bytes(
+        tar_bytes({"grace_1_handin.tar": make_handin("sim-cli-copy", edits(DISGUISED)).read_bytes()}, "w:gz")
+    )
+    out = run_cli(live_service.env, "similarity-archive", SLUG, "fall2019", str(archive))
+    assert "fall2019: done, 1 handin(s) indexed" in out
+    with live_service.client(course["ta"]) as ta:
+        before = ta.get(f"/api/v1/assignments/{SLUG}/similarity?limit=1000").json()
+        assert pair_of(before, "alice", "fall2019/grace_1_handin")["score"] >= 0.85
+
+        out = run_cli(live_service.env, "similarity-rebuild", SLUG)
+        assert f"indexed 4 student submission(s): {before['total']} similar pair(s)" in out
+        after = ta.get(f"/api/v1/assignments/{SLUG}/similarity?limit=1000").json()
+
+    def summary(page: dict) -> list:
+        return sorted(
+            (*sorted((p["a"]["label"], p["b"]["label"])), round(p["score"], 6)) for p in page["items"]
+        )
+
+    assert summary(after) == summary(before) and before["total"] > 0
