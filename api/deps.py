@@ -19,6 +19,17 @@ SessionDep = Annotated[Session, Depends(get_session)]
 bearer = HTTPBearer(auto_error=False, description="an API token from `python -m api token issue`")
 
 
+def release_connection(session: Session) -> None:
+    """Ends a dependency's read-only transaction so that its pooled connection goes back at once.
+
+    The loaded objects stay usable (the sessions do not expire on commit). Without this, an async
+    route such as the upload holds a connection while it awaits the thread pool, and a burst of
+    uploads deadlocks until the pool's timeout: every connection held by a request waiting for a
+    thread, every thread waiting for a connection (found by bench/rush.py).
+    """
+    session.commit()
+
+
 def optional_user(
     request: Request,
     session: SessionDep,
@@ -32,7 +43,7 @@ def optional_user(
                 "invalid or revoked API token",
                 headers={"WWW-Authenticate": "Bearer"},
             )
-        session.commit()  # last_used_at
+        session.commit()  # last_used_at; also gives the connection back, as release_connection does
         return user
     user_id = request.session.get("user_id")
     if user_id is None:
@@ -40,6 +51,7 @@ def optional_user(
     if request.method not in SAFE_METHODS:  # a cookie rides along on cross-site requests: a token must too
         check_csrf(request, request.headers.get(HEADER))
     user = session.get(User, user_id)
+    release_connection(session)
     return user if user is not None and user.active else None
 
 
@@ -61,6 +73,7 @@ def staff_user(user: Annotated[User, Depends(current_user)]) -> User:
 
 def assignment_by_slug(slug: str, session: SessionDep) -> Assignment:
     assignment = assignments.get(session, slug)
+    release_connection(session)
     if assignment is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no assignment {slug!r}")
     return assignment

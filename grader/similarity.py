@@ -66,6 +66,13 @@ class Document:
         fingerprints = tuple(fingerprints)
         return cls(fingerprints, len({f.hash for f in fingerprints}))
 
+    def without(self, hashes: set[int]) -> Document:
+        """The document less these hashes (code everyone writes), its count reduced to match."""
+        held = {f.hash for f in self.fingerprints} & hashes
+        if not held:
+            return self
+        return Document(tuple(f for f in self.fingerprints if f.hash not in held), self.count - len(held))
+
 
 @dataclass(frozen=True)
 class Region:
@@ -218,8 +225,8 @@ def compare(a: Document, b: Document) -> Comparison:
         return Comparison(0, 0.0, 0.0)
     return Comparison(
         shared=len(common),
-        fraction_a=len(common) / a.count,
-        fraction_b=len(common) / b.count,
+        fraction_a=len(common) / max(a.count, len(common)),
+        fraction_b=len(common) / max(b.count, len(common)),
         regions_a=_regions(f for f in a.fingerprints if f.hash in common),
         regions_b=_regions(f for f in b.fingerprints if f.hash in common),
     )

@@ -6,6 +6,7 @@ fingerprint index, never all pairs from scratch."""
 from __future__ import annotations
 
 import logging
+import math
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -34,6 +35,11 @@ from grader.unpack import HandinError, read_handin_files
 
 log = logging.getLogger(__name__)
 MIN_SHARED = 3  # fewer shared fingerprints than this is a coincidence, not a pair to show
+MIN_SCORE = 0.05  # nor is a pair sharing less than 5% of either side's code
+# A fingerprint held by more documents than this (at least COMMON_MIN, else this fraction of all)
+# is an idiom everyone writes, not evidence of copying: it is left out of comparisons (MOSS's -m).
+COMMON_MIN = 10
+COMMON_FRACTION = 0.1
 CHUNK = 500  # hashes per IN (...) query
 
 
@@ -51,13 +57,28 @@ def _chunks(values: list, size: int = CHUNK) -> Iterator[list]:
         yield values[start : start + size]
 
 
+def common_cutoff(session: Session, assignment_id: int) -> int:
+    """How many documents may hold a fingerprint before it counts as common."""
+    documents = session.scalar(
+        select(func.count())
+        .select_from(SimilarityDocument)
+        .where(SimilarityDocument.assignment_id == assignment_id)
+    )
+    return max(COMMON_MIN, math.ceil(COMMON_FRACTION * documents))
+
+
 def _shared_with(
     session: Session, row: SimilarityDocument, document: Document, students_only: bool
-) -> dict[int, Document]:
-    """The other documents holding any of `document`'s hashes, limited to the shared fingerprints."""
+) -> tuple[dict[int, Document], set[int]]:
+    """The other documents sharing any of `document`'s hashes that are not common, limited to the
+    shared fingerprints (their counts less the common hashes they hold), and the common hashes.
+
+    Common hashes are counted in SQL, never fetched row by row: they are held by most documents.
+    """
+    hashes = {f.hash for f in document.fingerprints}
+    common = _common(session, row.assignment_id, hashes)  # `row`'s own fingerprints are flushed
     found: dict[int, list[Fingerprint]] = defaultdict(list)
-    hashes = sorted({f.hash for f in document.fingerprints})
-    for chunk in _chunks(hashes):
+    for chunk in _chunks(sorted(hashes - common)):
         query = (
             select(
                 SimilarityFingerprint.document_id,
@@ -77,16 +98,26 @@ def _shared_with(
             query = query.where(SimilarityDocument.archive_id.is_(None))
         for other, hash_, file, first, last in session.execute(query):
             found[other].append(Fingerprint(hash_, file, first, last))
-    counts: dict[int, int] = {}
+    counts: dict[int, int] = defaultdict(int)
     for chunk in _chunks(list(found)):
-        counts.update(
-            session.execute(
-                select(SimilarityDocument.id, SimilarityDocument.fingerprint_count).where(
-                    SimilarityDocument.id.in_(chunk)
+        for other, count in session.execute(
+            select(SimilarityDocument.id, SimilarityDocument.fingerprint_count).where(
+                SimilarityDocument.id.in_(chunk)
+            )
+        ):
+            counts[other] += count
+        for common_chunk in _chunks(sorted(common)):
+            for other, held in session.execute(
+                select(
+                    SimilarityFingerprint.document_id, func.count(func.distinct(SimilarityFingerprint.hash))
                 )
-            ).all()
-        )
-    return {other: Document(tuple(fps), counts[other]) for other, fps in found.items()}
+                .where(
+                    SimilarityFingerprint.document_id.in_(chunk), SimilarityFingerprint.hash.in_(common_chunk)
+                )
+                .group_by(SimilarityFingerprint.document_id)
+            ):
+                counts[other] -= held
+    return {other: Document(tuple(fps), counts[other]) for other, fps in found.items()}, common
 
 
 def add_document(session: Session, row: SimilarityDocument, document: Document) -> int:
@@ -113,16 +144,15 @@ def add_document(session: Session, row: SimilarityDocument, document: Document) 
         )
     pairs = []
     now = utcnow()
-    others = _shared_with(session, row, document, students_only=row.archive_id is not None)
+    others, common = _shared_with(session, row, document, students_only=row.archive_id is not None)
+    mine = document.without(common)  # scores are fractions of the code that is not common
     for other, shared in others.items():
-        comparison = compare(document, shared)
-        if comparison.shared < MIN_SHARED:
+        comparison = compare(mine, shared)
+        if comparison.shared < MIN_SHARED or comparison.score < MIN_SCORE:
             continue
-        mine, theirs = (
-            (comparison.fraction_a, comparison.lines_a),
-            (comparison.fraction_b, comparison.lines_b),
-        )
-        a, b = (mine, theirs) if row.id < other else (theirs, mine)
+        new_side = (comparison.fraction_a, comparison.lines_a)
+        other_side = (comparison.fraction_b, comparison.lines_b)
+        a, b = (new_side, other_side) if row.id < other else (other_side, new_side)
         pairs.append(
             {
                 "assignment_id": row.assignment_id,
@@ -348,18 +378,53 @@ class PairDetail:
     comparison: Comparison
 
 
+def _stored(session: Session, document_id: int) -> Document:
+    rows = session.execute(
+        select(
+            SimilarityFingerprint.hash,
+            SimilarityFingerprint.file,
+            SimilarityFingerprint.first_line,
+            SimilarityFingerprint.last_line,
+        ).where(SimilarityFingerprint.document_id == document_id)
+    ).all()
+    return Document(
+        tuple(Fingerprint(*row) for row in rows),
+        session.get(SimilarityDocument, document_id).fingerprint_count,
+    )
+
+
+def _common(session: Session, assignment_id: int, hashes: set[int]) -> set[int]:
+    """Which of these hashes are common in the assignment now."""
+    cutoff = common_cutoff(session, assignment_id)
+    common: set[int] = set()
+    for chunk in _chunks(sorted(hashes)):
+        common.update(
+            session.scalars(
+                select(SimilarityFingerprint.hash)
+                .join(SimilarityDocument, SimilarityDocument.id == SimilarityFingerprint.document_id)
+                .where(
+                    SimilarityFingerprint.hash.in_(chunk), SimilarityDocument.assignment_id == assignment_id
+                )
+                .group_by(SimilarityFingerprint.hash)
+                .having(func.count(func.distinct(SimilarityFingerprint.document_id)) > cutoff)
+            )
+        )
+    return common
+
+
 def pair_detail(session: Session, pair_id: int) -> PairDetail | None:
-    """Both sides' files and the matching regions, recomputed from the stored handins."""
+    """Both sides' files, and the matching regions from the stored fingerprints (common ones left out)."""
     pair = session.get(SimilarityPair, pair_id)
     if pair is None:
         return None
+    a, b = _stored(session, pair.document_a_id), _stored(session, pair.document_b_id)
+    common = _common(session, pair.assignment_id, {f.hash for f in a.fingerprints + b.fingerprints})
+    a, b = a.without(common), b.without(common)
     sides = []
     for document in (pair.document_a, pair.document_b):
         try:
             files = read_handin_files(session.get(Blob, document.blob_sha256).data)
         except HandinError:
             files = {}
-        sides.append(files)
-    comparison = compare(fingerprint(sides[0], starter()), fingerprint(sides[1], starter()))
-    decoded = [{path: data.decode("utf-8", "replace") for path, data in files.items()} for files in sides]
-    return PairDetail(pair, decoded[0], decoded[1], comparison)
+        sides.append({path: data.decode("utf-8", "replace") for path, data in files.items()})
+    return PairDetail(pair, sides[0], sides[1], compare(a, b))

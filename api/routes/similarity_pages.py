@@ -88,7 +88,7 @@ def pair_page(pair_id: ObjectId, request: Request, user: StaffPageUser, session:
         {
             "who": who,
             "files": [
-                {"path": path, "lines": marked_lines(files[path], regions, path)}
+                {"path": path, "lines": marked_lines(files.get(path, ""), regions, path)}
                 for path in sorted({r.file for r in regions})
             ],
             "regions": regions,
