@@ -7,7 +7,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from tests_support import TEST_DATABASE, TEST_REDIS_URL, build_handin, create_database, drop_database
+from tests_support import (
+    TEST_DATABASE,
+    TEST_REDIS_URL,
+    build_handin,
+    create_database,
+    drop_database,
+    empty_database,
+)
 
 from grader.paths import HANDOUT_DIR
 from grader.reference import build_reference_mytorch
@@ -56,8 +63,10 @@ def migrated() -> None:
 
 @pytest.fixture(scope="module")
 def live_service(migrated, tmp_path_factory):
-    """The API and a Celery worker as real processes on PostgreSQL and Redis."""
+    """The API and a Celery worker as real processes on PostgreSQL and Redis, on an empty database."""
     from service import running_service
+
+    empty_database()
 
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     with running_service(env, tmp_path_factory.mktemp("service-logs")) as service:

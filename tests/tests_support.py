@@ -72,3 +72,16 @@ def build_handin(source: Path, folder: Path, edits: dict[str, Callable[[str], st
     handin = folder / "handin.tar"
     handin.write_bytes(tar_folder(folder / "mytorch"))
     return handin
+
+
+def empty_database() -> None:
+    """Truncates every table of the test database (each module of service tests starts clean)."""
+    from sqlalchemy import text
+
+    from api.db import session_factory
+    from api.models import Base
+
+    with session_factory()() as session:
+        tables = ", ".join(table.name for table in reversed(Base.metadata.sorted_tables))
+        session.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+        session.commit()

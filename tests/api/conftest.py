@@ -6,11 +6,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import text
+from tests_support import empty_database
 
 from api.crud import users
 from api.db import session_factory
-from api.models import Assignment, Base, Role
+from api.models import Assignment, Role
 
 PASSWORD = "correct horse battery staple"
 
@@ -18,10 +18,8 @@ PASSWORD = "correct horse battery staple"
 @pytest.fixture
 def db(migrated):
     """A session on an emptied database (every table truncated before the test)."""
+    empty_database()
     with session_factory()() as session:
-        tables = ", ".join(table.name for table in reversed(Base.metadata.sorted_tables))
-        session.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
-        session.commit()
         yield session
 
 

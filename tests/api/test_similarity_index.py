@@ -14,7 +14,30 @@ from api.models import SimilarityPair, Status
 IDIOM = "def step(self):\n    for p in self.params:\n        p.data = p.data - self.lr * p.grad.data\n" * 3
 
 
-OPERATORS = "+ - * / % ** // & | ^ << >> < > <= >= == != and or in is".split()
+OPERATORS = [
+    "+",
+    "-",
+    "*",
+    "/",
+    "%",
+    "**",
+    "//",
+    "&",
+    "|",
+    "^",
+    "<<",
+    ">>",
+    "<",
+    ">",
+    "<=",
+    ">=",
+    "==",
+    "!=",
+    "and",
+    "or",
+    "in",
+    "is",
+]
 OPERANDS = ("v", "1", "'s'", "g(v)", "v[0]", "v.x", "(v or 1)", "not v", "-v", "[v]", "{v: v}", "lambda: v")
 
 
