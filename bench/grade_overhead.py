@@ -23,6 +23,7 @@ from grader.reference import build_reference_mytorch
 
 
 def correct_handin(folder: Path) -> Path:
+    """folder/handin.tar: the handout's mytorch with the reference solution (it scores 25/25)."""
     mytorch = build_reference_mytorch(HANDOUT_DIR, folder)
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w") as archive:
@@ -33,6 +34,7 @@ def correct_handin(folder: Path) -> Path:
 
 
 def measure(handin: Path, sandbox: str, runs: int) -> tuple[list[float], list[float]]:
+    """Grades `handin` `runs` times; the wall seconds and the report's sandbox CPU seconds of each job."""
     walls, cpus = [], []
     config = GraderConfig(sandbox=sandbox)
     for _ in range(runs):
@@ -44,25 +46,36 @@ def measure(handin: Path, sandbox: str, runs: int) -> tuple[list[float], list[fl
     return walls, cpus
 
 
+def compare_backends(handin: Path, runs: int) -> dict[str, tuple[list[float], list[float]]]:
+    """Per-job wall and CPU seconds of each backend, after two warm-up jobs."""
+    # The unsafe backend warns on every run: that is its point, but not here.
+    logging.getLogger("grader.sandbox.unsafe").setLevel(logging.ERROR)
+    measure(handin, "bwrap", 2)  # warm the page cache
+    return {name: measure(handin, name, runs) for name in ("unsafe-process", "bwrap")}
+
+
+def overhead(results: dict[str, tuple[list[float], list[float]]]) -> tuple[float, float]:
+    """bwrap / unsafe-process: the ratios of the median wall and of the median CPU time per job."""
+    (bwrap_walls, bwrap_cpus), (unsafe_walls, unsafe_cpus) = results["bwrap"], results["unsafe-process"]
+    return (
+        statistics.median(bwrap_walls) / statistics.median(unsafe_walls),
+        statistics.median(bwrap_cpus) / statistics.median(unsafe_cpus),
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("-n", "--runs", type=int, default=20)
     args = parser.parse_args()
-    logging.getLogger("grader.sandbox.unsafe").setLevel(
-        logging.ERROR
-    )  # one warning per run is the point there
     with tempfile.TemporaryDirectory() as scratch:
-        handin = correct_handin(Path(scratch))
-        measure(handin, "bwrap", 2)  # warm the page cache
-        results = {name: measure(handin, name, args.runs) for name in ("unsafe-process", "bwrap")}
+        results = compare_backends(correct_handin(Path(scratch)), args.runs)
     print(f"{'backend':<16}{'wall/job (median)':>20}{'wall/job (p90)':>16}{'CPU/job (median)':>18}")
     for name, (walls, cpus) in results.items():
         p90 = sorted(walls)[int(0.9 * (len(walls) - 1))]
         print(
             f"{name:<16}{statistics.median(walls):>18.3f} s{p90:>14.3f} s{statistics.median(cpus):>16.3f} s"
         )
-    ratio = statistics.median(results["bwrap"][0]) / statistics.median(results["unsafe-process"][0])
-    cpu_ratio = statistics.median(results["bwrap"][1]) / statistics.median(results["unsafe-process"][1])
+    ratio, cpu_ratio = overhead(results)
     print(
         f"sandbox overhead: bwrap / unsafe-process = {ratio:.2f}x wall, {cpu_ratio:.2f}x CPU "
         f"({args.runs} jobs each, 3 sandboxed problems per job)"
