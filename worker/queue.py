@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import logging
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from api.crud import submissions
 from api.db import session_factory
 
@@ -22,8 +24,16 @@ def enqueue(submission_id: int) -> bool:
             "could not queue submission %s: %s", submission_id, error, extra={"submission_id": submission_id}
         )
         return False
-    with session_factory()() as session:
-        submissions.mark_enqueued(session, submission_id)
+    try:
+        with session_factory()() as session:
+            submissions.mark_enqueued(session, submission_id)
+    except SQLAlchemyError as error:  # the job is sent: at worst the sweeper sends it again (graded once)
+        log.warning(
+            "queued submission %s but could not note it: %s",
+            submission_id,
+            error,
+            extra={"submission_id": submission_id},
+        )
     log.info("queued submission %s", submission_id, extra={"submission_id": submission_id})
     return True
 

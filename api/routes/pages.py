@@ -6,6 +6,7 @@ import math
 from typing import Annotated
 
 from fastapi import APIRouter, File, Form, HTTPException, Query, Request, UploadFile, status
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse
 from pydantic import ValidationError
 
@@ -128,7 +129,8 @@ async def upload_form(
 ):
     """The upload form without JavaScript: stores, queues, shows the submission (or why it was refused)."""
     check_csrf(request, csrf_token)
-    submission = await accept_upload(session, assignment_by_slug(slug, session), user, file)
+    assignment = await run_in_threadpool(assignment_by_slug, slug, session)  # never a query on the event loop
+    submission = await accept_upload(session, assignment, user, file)
     return RedirectResponse(f"/submissions/{submission.id}", status.HTTP_303_SEE_OTHER)
 
 

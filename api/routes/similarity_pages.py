@@ -6,6 +6,7 @@ import math
 from typing import Annotated
 
 from fastapi import APIRouter, File, Form, HTTPException, Query, Request, UploadFile, status
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse
 
 from api.crud import similarity
@@ -60,7 +61,8 @@ async def archive_form(
     csrf_token: Annotated[str, Form()] = "",
 ):
     check_csrf(request, csrf_token)
-    await store_archive(session, assignment_by_slug(slug, session), label, file)
+    assignment = await run_in_threadpool(assignment_by_slug, slug, session)
+    await store_archive(session, assignment, label, file)
     return RedirectResponse(f"/assignments/{slug}/similarity", status.HTTP_303_SEE_OTHER)
 
 
