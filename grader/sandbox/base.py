@@ -14,7 +14,7 @@ class SandboxUnavailable(RuntimeError):
 @dataclass(frozen=True)
 class Limits:
     wall_seconds: float = 60.0
-    cpu_seconds: int = 60
+    cpu_seconds: int = 20
     memory_bytes: int = 1 << 30  # RLIMIT_AS
     processes: int = 64  # RLIMIT_NPROC, on top of what the uid already runs
     file_size_bytes: int = 16 << 20  # RLIMIT_FSIZE
