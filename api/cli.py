@@ -4,6 +4,7 @@ demo seed."""
 from __future__ import annotations
 
 import csv
+import re
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -232,13 +233,19 @@ def similarity_archive(
     label: str = typer.Argument(..., help="e.g. fall2020 (letters, digits, . - and spaces)"),
     archive: Path = typer.Argument(..., exists=True, dir_okay=False, help="a tar of earlier handin tars"),
 ) -> None:
-    """Index earlier semesters' handins to compare against (no size limit, unlike the web form)."""
+    """Index earlier semesters' handins to compare against (beyond the web form's size limit)."""
     from api.crud import similarity
+    from api.routes.similarity import LABEL_PATTERN
 
+    if not re.fullmatch(LABEL_PATTERN, label) or len(label) > 100:
+        console.print("[red]the label takes up to 100 letters, digits, '.', '-' and spaces[/red]")
+        raise typer.Exit(2)
     with session() as db:
         row = similarity.create_archive(db, need_assignment(db, slug), label, archive.read_bytes())
         with console.status("indexing...") as status:
-            row = similarity.index_archive(db, row.id, lambda n: status.update(f"indexed {n} handin(s)"))
+            row = similarity.index_archive(
+                db, row.id, progress=lambda n: status.update(f"indexed {n} handin(s)")
+            )
         console.print(f"{row.label}: {row.status.value}, {row.handins_indexed} handin(s) indexed")
         if row.skipped:
             console.print(f"[yellow]skipped:[/yellow]\n{row.skipped}")

@@ -226,6 +226,7 @@ class SimilarityArchive(Base):
     handins_indexed: Mapped[int] = mapped_column(Integer, default=0)
     skipped: Mapped[str] = mapped_column(Text, default="")  # handins that could not be read, and why
     error: Mapped[str] = mapped_column(Text, default="")
+    heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # the indexing run's last sign of life
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -242,7 +243,7 @@ class SimilarityDocument(Base):
     archive_id: Mapped[int | None] = mapped_column(
         ForeignKey("similarity_archives.id", ondelete="CASCADE"), index=True
     )
-    label: Mapped[str] = mapped_column(String(300))  # the username, or "<archive label>/<handin name>"
+    label: Mapped[str] = mapped_column(Text)  # the username, or "<archive label>/<handin name>"
     blob_sha256: Mapped[str] = mapped_column(ForeignKey("blobs.sha256"))
     fingerprint_count: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -262,7 +263,7 @@ class SimilarityFingerprint(Base):
         ForeignKey("similarity_documents.id", ondelete="CASCADE"), index=True
     )
     hash: Mapped[int] = mapped_column(BigInteger)
-    file: Mapped[str] = mapped_column(String(300))
+    file: Mapped[str] = mapped_column(Text)  # as long as the unpacker allows
     first_line: Mapped[int] = mapped_column(Integer)
     last_line: Mapped[int] = mapped_column(Integer)
 

@@ -20,6 +20,8 @@ from pathlib import Path
 K = 12  # tokens per k-gram: shorter matches are noise (a line such as `x = y.z(w)` is ~8)
 WINDOW = 8  # winnowing window: every match of at least K + WINDOW - 1 tokens shares a fingerprint
 MAX_SOURCE_BYTES = 1 << 20  # per file; a larger .py file is not source a student wrote
+MAX_PLACES = 16  # places kept per hash: code repeated over and over is shown where it starts
+MAX_TOKENS = 100_000  # per handin (a whole mytorch is about 10,000): bounds the index a handin can fill
 
 # Token kinds dropped from the stream: layout and comments do not make code similar.
 _SKIPPED = {
@@ -38,6 +40,11 @@ _FSTRING_PARTS = {getattr(tokenize, name, None) for name in ("FSTRING_MIDDLE", "
 class Token:
     text: str  # normalised: identifiers are "V", numbers "N", strings "S"; keywords and operators kept
     line: int
+    end_line: int = 0  # where the token ends (a multi-line string); 0: the same line
+
+    @property
+    def last_line(self) -> int:
+        return self.end_line or self.line
 
 
 @dataclass(frozen=True)
@@ -118,9 +125,10 @@ def tokens(source: str) -> list[Token]:
             kind = token.type
             if kind in _SKIPPED:
                 continue
+            line, end = token.start[0], token.end[0]
             if kind == _FSTRING_START:
                 in_fstring += 1
-                out.append(Token("S", token.start[0]))
+                out.append(Token("S", line))
             elif kind in _FSTRING_PARTS:
                 in_fstring -= kind == getattr(tokenize, "FSTRING_END", None)
             elif in_fstring:
@@ -128,26 +136,30 @@ def tokens(source: str) -> list[Token]:
             elif kind == tokenize.STRING:
                 # At the start of a statement: a docstring if the statement ends right after it.
                 at_start = previous in (tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT)
-                out.append(Token(_DOCSTRING if at_start else "S", token.start[0]))
+                out.append(Token(_DOCSTRING if at_start else "S", line, end))
             elif kind == tokenize.NAME:
-                out.append(Token(token.string if keyword.iskeyword(token.string) else "V", token.start[0]))
+                out.append(Token(token.string if keyword.iskeyword(token.string) else "V", line))
             elif kind == tokenize.NUMBER:
-                out.append(Token("N", token.start[0]))
+                out.append(Token("N", line))
             elif kind == tokenize.NEWLINE:
                 if out and out[-1].text == _DOCSTRING:
                     out.pop()  # the whole statement was a docstring
                 else:
-                    out.append(Token(";", token.start[0]))
+                    out.append(Token(";", line))
             elif kind == tokenize.INDENT:
-                out.append(Token("{", token.start[0]))
-            elif kind == tokenize.DEDENT:
-                out.append(Token("}", token.start[0]))
+                out.append(Token("{", line))
+            elif (
+                kind == tokenize.DEDENT
+            ):  # it stands where the next statement starts: give it the block's end
+                out.append(Token("}", out[-1].last_line if out else line))
             else:
-                out.append(Token(token.string, token.start[0]))
+                out.append(Token(token.string, line, end))
             previous = kind
+            if len(out) >= MAX_TOKENS:
+                break
     except (tokenize.TokenError, SyntaxError):
         pass
-    return [Token("S", token.line) if token.text == _DOCSTRING else token for token in out]
+    return [Token("S", token.line, token.end_line) if token.text == _DOCSTRING else token for token in out]
 
 
 def _hash(texts: list[str]) -> int:
@@ -159,13 +171,15 @@ def kgrams(stream: list[Token], k: int = K) -> list[tuple[int, int, int]]:
     """(hash, first line, last line) of every k-gram of the stream, in order."""
     texts = [token.text for token in stream]
     return [
-        (_hash(texts[i : i + k]), stream[i].line, stream[i + k - 1].line) for i in range(len(stream) - k + 1)
+        (_hash(texts[i : i + k]), stream[i].line, stream[i + k - 1].last_line)
+        for i in range(len(stream) - k + 1)
     ]
 
 
 def winnow(hashes: list[int], window: int = WINDOW) -> list[int]:
-    """Robust winnowing: the positions of the minimum hash of each window (rightmost on ties),
-    each position once. Every run of `window` consecutive hashes contributes one of them."""
+    """Robust winnowing: the position of the minimum hash of each window, each position once.
+    On a tie the window keeps the previous window's pick while it is inside, else takes the
+    rightmost: a run of equal hashes gives one pick per window length, not one per position."""
     if len(hashes) <= window:
         return [min(range(len(hashes)), key=lambda i: (hashes[i], -i))] if hashes else []
     chosen: list[int] = []
@@ -174,7 +188,7 @@ def winnow(hashes: list[int], window: int = WINDOW) -> list[int]:
         start = end - window + 1
         if best < start:  # the previous minimum left the window: scan it again
             best = min(range(start, end + 1), key=lambda i: (hashes[i], -i))
-        elif hashes[end] <= hashes[best]:
+        elif hashes[end] < hashes[best]:
             best = end
         if not chosen or chosen[-1] != best:
             chosen.append(best)
@@ -194,14 +208,22 @@ def all_hashes(files: Mapping[str, bytes]) -> set[int]:
 
 
 def fingerprint(files: Mapping[str, bytes], starter: frozenset[int] = frozenset()) -> Document:
-    """The winnowed fingerprints of a handin's Python files, less those found in the starter code."""
-    chosen: list[Fingerprint] = []
+    """The winnowed fingerprints of a handin's Python files, less those found in the starter code;
+    at most MAX_PLACES places per hash, from at most MAX_TOKENS tokens in all."""
+    chosen: dict[Fingerprint, None] = {}
+    places: dict[int, int] = {}
+    budget = MAX_TOKENS
     for path, source in source_files(files):
-        grams = kgrams(tokens(source))
+        stream = tokens(source)[:budget]
+        budget -= len(stream)
+        grams = kgrams(stream)
         for i in winnow([h for h, _, _ in grams]):
             h, first, last = grams[i]
-            if h not in starter:
-                chosen.append(Fingerprint(h, path, first, last))
+            if h not in starter and places.get(h, 0) < MAX_PLACES:
+                places[h] = places.get(h, 0) + 1
+                chosen[Fingerprint(h, path, first, last)] = None
+        if budget <= 0:
+            break
     return Document.of(chosen)
 
 

@@ -118,9 +118,15 @@ def sweep() -> int:
         stale = [
             (assignment.id, user_id)
             for assignment in session.scalars(select(Assignment))
-            for user_id in similarity.stale_students(session, assignment)
+            for user_id in similarity.stale_students(
+                session, assignment, graded_before=now - timedelta(seconds=settings.requeue_after_s)
+            )
         ]
-        archives = similarity.archives_to_send(session, now - timedelta(seconds=settings.requeue_after_s))
+        archives = similarity.archives_to_send(
+            session,
+            queued_before=now - timedelta(seconds=settings.requeue_after_s),
+            stale_before=now - timedelta(seconds=settings.stuck_after_s),
+        )
     sent = sum(enqueue(submission_id) for submission_id in ids)
     if ids:
         log.info("sweeper re-sent %s of %s submission(s)", sent, len(ids))
@@ -141,7 +147,8 @@ def update_similarity(assignment_id: int, user_id: int) -> bool:
 def index_archive(archive_id: int) -> None:
     """Fingerprints an uploaded archive of earlier handins (compared against, never scored)."""
     with session_factory()() as session:
-        archive: SimilarityArchive | None = similarity.index_archive(session, archive_id)
+        stale_before = utcnow() - timedelta(seconds=get_settings().stuck_after_s)
+        archive: SimilarityArchive | None = similarity.index_archive(session, archive_id, stale_before)
         if archive is not None:
             log.info(
                 "similarity archive %s: %s, %s handin(s) indexed, %s",

@@ -6,12 +6,12 @@ fingerprint index, never all pairs from scratch."""
 from __future__ import annotations
 
 import logging
-import math
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, insert, or_, select
+from sqlalchemy import delete, func, insert, or_, select, update
 from sqlalchemy.orm import Session, aliased, selectinload
 
 from api.crud.submissions import counted_submissions, store_blob
@@ -36,10 +36,11 @@ from grader.unpack import HandinError, read_handin_files
 log = logging.getLogger(__name__)
 MIN_SHARED = 3  # fewer shared fingerprints than this is a coincidence, not a pair to show
 MIN_SCORE = 0.05  # nor is a pair sharing less than 5% of either side's code
-# A fingerprint held by more documents than this (at least COMMON_MIN, else this fraction of all)
+# A fingerprint held by more documents than COMMON_MIN and than COMMON_FRACTION of the students'
 # is an idiom everyone writes, not evidence of copying: it is left out of comparisons (MOSS's -m).
 COMMON_MIN = 10
 COMMON_FRACTION = 0.1
+LABEL_CHARS = 300
 CHUNK = 500  # hashes per IN (...) query
 
 
@@ -48,8 +49,13 @@ def starter() -> frozenset[int]:
 
 
 def lock(session: Session, assignment_id: int) -> Assignment | None:
-    """Serialises index updates of one assignment (two new documents must see each other)."""
-    return session.scalar(select(Assignment).where(Assignment.id == assignment_id).with_for_update())
+    """Serialises index updates of one assignment (two new documents must see each other).
+
+    FOR NO KEY UPDATE: uploads, whose foreign key takes a KEY SHARE lock on the row, never wait.
+    """
+    return session.scalar(
+        select(Assignment).where(Assignment.id == assignment_id).with_for_update(key_share=True)
+    )
 
 
 def _chunks(values: list, size: int = CHUNK) -> Iterator[list]:
@@ -57,18 +63,19 @@ def _chunks(values: list, size: int = CHUNK) -> Iterator[list]:
         yield values[start : start + size]
 
 
-def common_cutoff(session: Session, assignment_id: int) -> int:
-    """How many documents may hold a fingerprint before it counts as common."""
-    documents = session.scalar(
+def common_cutoff(session: Session, assignment_id: int) -> float:
+    """How many documents may hold a fingerprint before it counts as common (archives, however
+    large, do not raise it: it follows the class)."""
+    students = session.scalar(
         select(func.count())
         .select_from(SimilarityDocument)
-        .where(SimilarityDocument.assignment_id == assignment_id)
+        .where(SimilarityDocument.assignment_id == assignment_id, SimilarityDocument.archive_id.is_(None))
     )
-    return max(COMMON_MIN, math.ceil(COMMON_FRACTION * documents))
+    return max(COMMON_MIN, COMMON_FRACTION * students)
 
 
 def _shared_with(
-    session: Session, row: SimilarityDocument, document: Document, students_only: bool
+    session: Session, row: SimilarityDocument, document: Document, students_only: bool, earlier_only: bool
 ) -> tuple[dict[int, Document], set[int]]:
     """The other documents sharing any of `document`'s hashes that are not common, limited to the
     shared fingerprints (their counts less the common hashes they hold), and the common hashes.
@@ -96,6 +103,8 @@ def _shared_with(
         )
         if students_only:
             query = query.where(SimilarityDocument.archive_id.is_(None))
+        if earlier_only:
+            query = query.where(SimilarityDocument.id < row.id)
         for other, hash_, file, first, last in session.execute(query):
             found[other].append(Fingerprint(hash_, file, first, last))
     counts: dict[int, int] = defaultdict(int)
@@ -120,12 +129,10 @@ def _shared_with(
     return {other: Document(tuple(fps), counts[other]) for other, fps in found.items()}, common
 
 
-def add_document(session: Session, row: SimilarityDocument, document: Document) -> int:
-    """Stores a document with its fingerprints and its pairs with the others; returns how many pairs.
-
-    Archived handins are compared with students only (earlier semesters among themselves are not news).
-    """
+def store_document(session: Session, row: SimilarityDocument, document: Document) -> None:
+    """Stores a document and its fingerprints, without comparing it with anything yet."""
     row.fingerprint_count = document.count
+    row.label = row.label[:LABEL_CHARS]
     session.add(row)
     session.flush()
     if document.fingerprints:
@@ -142,9 +149,19 @@ def add_document(session: Session, row: SimilarityDocument, document: Document) 
                 for f in document.fingerprints
             ],
         )
+
+
+def pair_document(
+    session: Session, row: SimilarityDocument, document: Document, earlier_only: bool = False
+) -> int:
+    """Stores the pairs of a stored document with the others (or only with those stored before it);
+    returns how many. Archived handins are compared with students only: earlier semesters among
+    themselves are not news."""
     pairs = []
     now = utcnow()
-    others, common = _shared_with(session, row, document, students_only=row.archive_id is not None)
+    others, common = _shared_with(
+        session, row, document, students_only=row.archive_id is not None, earlier_only=earlier_only
+    )
     mine = document.without(common)  # scores are fractions of the code that is not common
     for other, shared in others.items():
         comparison = compare(mine, shared)
@@ -172,6 +189,12 @@ def add_document(session: Session, row: SimilarityDocument, document: Document) 
     return len(pairs)
 
 
+def add_document(session: Session, row: SimilarityDocument, document: Document) -> int:
+    """Stores a document with its fingerprints and its pairs with the others; returns how many pairs."""
+    store_document(session, row, document)
+    return pair_document(session, row, document)
+
+
 def handin_document(data: bytes) -> Document:
     try:
         files = read_handin_files(data)
@@ -180,54 +203,80 @@ def handin_document(data: bytes) -> Document:
     return fingerprint(files, starter())
 
 
+def _wanted(session: Session, assignment: Assignment, user: User) -> Submission | None:
+    """The submission that should stand for the student in the index: their counted one."""
+    if user.role != Role.student:
+        return None
+    counted = counted_submissions(session, assignment, user.id).get(user.id)
+    return session.get(Submission, counted.submission_id) if counted else None
+
+
 def index_student(session: Session, assignment_id: int, user_id: int) -> bool:
     """Brings the student's document up to date with their counted submission; True if it changed.
 
-    Idempotent: a repeated or late task finds the document current and does nothing.
+    The handin is fingerprinted before the index is locked (the lock is held for the writes
+    only). Idempotent: a repeated or late task finds the document current and does nothing.
     """
-    assignment = lock(session, assignment_id)
-    user = session.get(User, user_id)
+    assignment, user = session.get(Assignment, assignment_id), session.get(User, user_id)
     if assignment is None or user is None:
-        session.rollback()
         return False
-    counted = (
-        counted_submissions(session, assignment, user_id).get(user_id) if user.role == Role.student else None
-    )
+    for _ in range(3):  # the counted submission may change while the handin is fingerprinted
+        wanted = _wanted(session, assignment, user)
+        document = handin_document(session.get(Blob, wanted.blob_sha256).data) if wanted else None
+        session.rollback()  # end the read transaction before the lock
+        lock(session, assignment_id)
+        now_wanted = _wanted(session, assignment, user)
+        if (now_wanted.id if now_wanted else None) == (wanted.id if wanted else None):
+            break
+        session.rollback()
+    else:
+        return False  # it keeps changing: the next task (one per grading) will do it
     current = session.scalar(
         select(SimilarityDocument).where(
             SimilarityDocument.assignment_id == assignment_id, SimilarityDocument.user_id == user_id
         )
     )
-    wanted = counted.submission_id if counted else None
-    if (current.submission_id if current else None) == wanted:
+    if (current.submission_id if current else None) == (wanted.id if wanted else None):
         session.rollback()
         return False
     if current is not None:
         session.execute(delete(SimilarityDocument).where(SimilarityDocument.id == current.id))
-    if counted is not None:
-        submission = session.get(Submission, counted.submission_id)
+    if wanted is not None:
         row = SimilarityDocument(
             assignment_id=assignment_id,
             user_id=user_id,
-            submission_id=submission.id,
+            submission_id=wanted.id,
             label=user.username,
-            blob_sha256=submission.blob_sha256,
+            blob_sha256=wanted.blob_sha256,
         )
-        pairs = add_document(session, row, handin_document(session.get(Blob, submission.blob_sha256).data))
+        pairs = add_document(session, row, document)
         log.info(
             "similarity: %s version %s indexed, %s similar pair(s)",
             user.username,
-            submission.version,
+            wanted.version,
             pairs,
-            extra={"submission_id": submission.id},
+            extra={"submission_id": wanted.id},
         )
     session.commit()
     return True
 
 
-def stale_students(session: Session, assignment: Assignment) -> list[int]:
-    """Students whose document is missing or not their counted submission (a lost update task)."""
+def stale_students(
+    session: Session, assignment: Assignment, graded_before: datetime | None = None
+) -> list[int]:
+    """Students whose document is missing or not their counted submission (a lost update task);
+    with `graded_before`, only those whose counted submission was graded before then (the update
+    of a submission graded just now is still on its way)."""
     counted = counted_submissions(session, assignment)
+    if graded_before is not None:
+        recent = set(
+            session.scalars(
+                select(Submission.id).where(
+                    Submission.assignment_id == assignment.id, Submission.graded_at >= graded_before
+                )
+            )
+        )
+        counted = {user: entry for user, entry in counted.items() if entry.submission_id not in recent}
     students = set(session.scalars(select(User.id).where(User.role == Role.student)))
     indexed = dict(
         session.execute(
@@ -252,37 +301,93 @@ def create_archive(session: Session, assignment: Assignment, label: str, data: b
 def rebuild(
     session: Session, assignment: Assignment, progress: Callable[[int, int], None] | None = None
 ) -> int:
-    """Indexes every student's counted submission from scratch (after a change of the engine's
-    parameters, say); returns how many documents. Archived handins are kept."""
+    """Indexes every student's counted submission from scratch, in two passes: every document
+    first, then the pairs, so that what is common is judged on the whole class (the incremental
+    updates judge it on the class so far). Returns how many documents; archives are kept."""
+    students = stale_students(session, assignment) + list(
+        session.scalars(
+            select(SimilarityDocument.user_id).where(
+                SimilarityDocument.assignment_id == assignment.id, SimilarityDocument.user_id.is_not(None)
+            )
+        )
+    )
+    wanted = {
+        user.id: _wanted(session, assignment, user)
+        for user in session.scalars(select(User).where(User.id.in_(set(students))))
+    }
+    documents = {
+        user_id: handin_document(session.get(Blob, submission.blob_sha256).data)
+        for user_id, submission in wanted.items()
+        if submission is not None
+    }
+    session.rollback()
     lock(session, assignment.id)
+    session.execute(delete(SimilarityPair).where(SimilarityPair.assignment_id == assignment.id))
     session.execute(
         delete(SimilarityDocument).where(
             SimilarityDocument.assignment_id == assignment.id, SimilarityDocument.archive_id.is_(None)
         )
     )
-    session.commit()
-    students = stale_students(session, assignment)
-    for done, user_id in enumerate(students, start=1):
-        index_student(session, assignment.id, user_id)
+    rows = {}
+    for user_id, document in documents.items():
+        submission = wanted[user_id]
+        rows[user_id] = SimilarityDocument(
+            assignment_id=assignment.id,
+            user_id=user_id,
+            submission_id=submission.id,
+            label=submission.user.username,
+            blob_sha256=submission.blob_sha256,
+        )
+        store_document(session, rows[user_id], document)
+    for done, (user_id, document) in enumerate(documents.items(), start=1):  # archives are all earlier
+        pair_document(session, rows[user_id], document, earlier_only=True)
         if progress:
-            progress(done, len(students))
-    return len(students)
+            progress(done, len(documents))
+    session.commit()
+    return len(documents)
+
+
+def claim_archive(session: Session, archive_id: int, stale_before: datetime) -> bool:
+    """Takes an archive for indexing: a queued one, or one whose run stopped giving signs of life.
+    Two runs of the same archive (a task sent twice) never index it side by side."""
+    claimed = session.execute(
+        update(SimilarityArchive)
+        .where(
+            SimilarityArchive.id == archive_id,
+            or_(
+                SimilarityArchive.status == ArchiveStatus.queued,
+                (SimilarityArchive.status == ArchiveStatus.indexing)
+                & (SimilarityArchive.heartbeat_at < stale_before),
+            ),
+        )
+        .values(status=ArchiveStatus.indexing, heartbeat_at=utcnow(), handins_indexed=0, error="")
+    ).rowcount
+    session.commit()
+    return claimed == 1
 
 
 def index_archive(
-    session: Session, archive_id: int, progress: Callable[[int], None] | None = None
+    session: Session,
+    archive_id: int,
+    stale_before: datetime | None = None,
+    progress: Callable[[int], None] | None = None,
 ) -> SimilarityArchive | None:
-    """Fingerprints each handin of an archive, committing as it goes (the page shows the progress)."""
+    """Fingerprints each handin of an archive, committing as it goes (the page shows the progress).
+
+    Does nothing unless it can claim the archive (see claim_archive; `stale_before` defaults to an
+    hour ago). Any failure leaves the archive in error with the reason, never stuck indexing.
+    """
+    stale_before = stale_before or utcnow() - timedelta(hours=1)
+    if not claim_archive(session, archive_id, stale_before):
+        return session.get(SimilarityArchive, archive_id)
     archive = session.get(SimilarityArchive, archive_id)
-    if archive is None or archive.status == ArchiveStatus.done:
-        return archive
     session.execute(delete(SimilarityDocument).where(SimilarityDocument.archive_id == archive.id))
-    archive.status, archive.handins_indexed, archive.error = ArchiveStatus.indexing, 0, ""
     session.commit()
     skipped: list[Skipped] = []
     data = session.get(Blob, archive.blob_sha256).data
     try:
         for handin in read_corpus(data, skipped=skipped):
+            document = fingerprint(handin.files, starter())
             lock(session, archive.assignment_id)
             row = SimilarityDocument(
                 assignment_id=archive.assignment_id,
@@ -290,14 +395,20 @@ def index_archive(
                 label=f"{archive.label}/{handin.name}",
                 blob_sha256=store_blob(session, handin.data),
             )
-            add_document(session, row, fingerprint(handin.files, starter()))
+            add_document(session, row, document)
             archive.handins_indexed += 1
+            archive.heartbeat_at = utcnow()
             session.commit()
             if progress:
                 progress(archive.handins_indexed)
         archive.status = ArchiveStatus.done
     except HandinError as error:
         archive.status, archive.error = ArchiveStatus.error, str(error)
+    except Exception as error:
+        session.rollback()
+        archive.status, archive.error = ArchiveStatus.error, f"indexing failed: {error}"[:2000]
+        session.commit()
+        raise
     archive.handins_total = archive.handins_indexed + len(skipped)
     archive.skipped = "\n".join(f"{s.name}: {s.reason}" for s in skipped)
     session.commit()
@@ -314,12 +425,18 @@ def archives(session: Session, assignment: Assignment) -> list[SimilarityArchive
     )
 
 
-def archives_to_send(session: Session, queued_before) -> list[int]:
-    """Archives still queued a while after upload (their task was never sent or was lost)."""
+def archives_to_send(session: Session, queued_before: datetime, stale_before: datetime) -> list[int]:
+    """Archives still queued a while after upload (their task was never sent or was lost), and
+    those whose indexing run stopped giving signs of life (its worker died)."""
     return list(
         session.scalars(
             select(SimilarityArchive.id).where(
-                SimilarityArchive.status == ArchiveStatus.queued, SimilarityArchive.created_at < queued_before
+                or_(
+                    (SimilarityArchive.status == ArchiveStatus.queued)
+                    & (SimilarityArchive.created_at < queued_before),
+                    (SimilarityArchive.status == ArchiveStatus.indexing)
+                    & (SimilarityArchive.heartbeat_at < stale_before),
+                )
             )
         )
     )

@@ -14,6 +14,7 @@ from fastapi.responses import Response
 from api.crud import similarity
 from api.deps import AssignmentDep, SessionDep, StaffUser
 from api.models import SimilarityArchive, SimilarityDocument, SimilarityPair
+from api.routes.staff import spreadsheet_safe
 from api.routes.submissions import read_upload
 from api.schemas import (
     SimilarityArchiveOut,
@@ -29,7 +30,8 @@ from worker.queue import enqueue_archive
 
 router = APIRouter(tags=["similarity (course staff)"])
 ObjectId = Annotated[int, Path(ge=1, le=2**31 - 1)]
-Label = Annotated[str, Form(min_length=1, max_length=100, pattern=r"^\w[\w.\- ]*$")]
+LABEL_PATTERN = r"^\w[\w.\- ]*$"
+Label = Annotated[str, Form(min_length=1, max_length=100, pattern=LABEL_PATTERN)]
 
 
 def side(document: SimilarityDocument, fraction: float, lines: int) -> SimilaritySide:
@@ -77,7 +79,8 @@ def similar_pairs(
 
 
 def csv_side(side: SimilaritySide) -> list:
-    return [side.label, side.display_name, side.version or "", f"{side.fraction:.3f}", side.lines]
+    name, label = spreadsheet_safe(side.display_name), spreadsheet_safe(side.label)
+    return [label, name, side.version or "", f"{side.fraction:.3f}", side.lines]
 
 
 @router.get(

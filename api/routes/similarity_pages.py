@@ -68,12 +68,22 @@ async def archive_form(
 
 def marked_lines(source: str, regions: list[Region], file: str) -> list[tuple[int | None, str, bool]]:
     """(number, text, inside a matching region) for the lines of a file near a match; a run of
-    lines far from any match becomes one (None, "", False) gap."""
-    spans = [(r.first_line, r.last_line) for r in regions if r.file == file]
+    lines far from any match becomes one (None, "", False) gap. Lines are split on "\n" only, as
+    the tokenizer counts them."""
+    spans = sorted((r.first_line, r.last_line) for r in regions if r.file == file)
     shown: list[tuple[int | None, str, bool]] = []
-    for number, text in enumerate(source.splitlines(), start=1):
-        if any(first - CONTEXT <= number <= last + CONTEXT for first, last in spans):
-            shown.append((number, text, any(first <= number <= last for first, last in spans)))
+    index = 0  # the first span that may still cover or follow this line
+    for number, text in enumerate(source.split("\n"), start=1):
+        while index < len(spans) and spans[index][1] + CONTEXT < number:
+            index += 1
+        near = index < len(spans) and spans[index][0] - CONTEXT <= number
+        if near:
+            covering = (
+                index  # regions are disjoint and sorted: the first one not yet over is the only candidate
+            )
+            while covering < len(spans) and spans[covering][1] < number:
+                covering += 1
+            shown.append((number, text, covering < len(spans) and spans[covering][0] <= number))
         elif not shown or shown[-1][0] is not None:
             shown.append((None, "", False))
     return shown
@@ -89,15 +99,17 @@ def pair_page(pair_id: ObjectId, request: Request, user: StaffPageUser, session:
     sides = [
         {
             "who": who,
+            "fraction": fraction,
+            "lines": sum(r.last_line - r.first_line + 1 for r in regions),
             "files": [
                 {"path": path, "lines": marked_lines(files.get(path, ""), regions, path)}
                 for path in sorted({r.file for r in regions})
             ],
             "regions": regions,
         }
-        for who, files, regions in (
-            (pair.a, detail.files_a, comparison.regions_a),
-            (pair.b, detail.files_b, comparison.regions_b),
+        for who, files, regions, fraction in (
+            (pair.a, detail.files_a, comparison.regions_a, comparison.fraction_a),
+            (pair.b, detail.files_b, comparison.regions_b, comparison.fraction_b),
         )
     ]
     return render(
@@ -107,6 +119,7 @@ def pair_page(pair_id: ObjectId, request: Request, user: StaffPageUser, session:
             "user": user,
             "assignment": session.get(Assignment, detail.pair.assignment_id),
             "pair": pair,
+            "comparison": comparison,
             "sides": sides,
         },
     )

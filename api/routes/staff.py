@@ -71,6 +71,11 @@ def export_grades(assignment: AssignmentDep, user: StaffUser, session: SessionDe
     )
 
 
+def spreadsheet_safe(text: str) -> str:
+    """A name a spreadsheet will not run as a formula when the CSV is opened."""
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
 def grades_csv(board) -> str:
     out = io.StringIO()
     writer = csv.writer(out)
@@ -90,8 +95,8 @@ def grades_csv(board) -> str:
     for row in board.rows:
         writer.writerow(
             [
-                row.username,
-                row.display_name,
+                spreadsheet_safe(row.username),
+                spreadsheet_safe(row.display_name),
                 row.submission_id or "",
                 row.version or "",
                 row.submissions,

@@ -3,13 +3,17 @@ their counted submission, and a rebuild gives the pairs the incremental updates 
 
 from __future__ import annotations
 
+import csv
+import io
 import random
+from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import update
 from tests_support import tar_bytes
 
 from api.crud import similarity, submissions
-from api.models import SimilarityPair, Status
+from api.models import Role, SimilarityPair, Status, User
 
 IDIOM = "def step(self):\n    for p in self.params:\n        p.data = p.data - self.lr * p.grad.data\n" * 3
 
@@ -113,3 +117,109 @@ def test_a_rebuild_gives_the_same_pairs(db, assignment, index):
     }
     assert before == after and len(before) == 3
     assert db.query(SimilarityPair).count() == 3
+
+
+def test_indexing_never_holds_up_an_upload_to_the_assignment(db, assignment, make_user, migrated):
+    """The index lock (FOR NO KEY UPDATE) does not conflict with the key-share lock of an insert."""
+    from sqlalchemy import text
+
+    from api.db import session_factory
+
+    alice, _ = make_user("alice")
+    with session_factory()() as indexing:
+        similarity.lock(indexing, assignment.id)  # an index update in progress, transaction open
+        db.execute(text("SET lock_timeout = '2s'"))
+        row = submissions.create(db, assignment, alice, tar_bytes({"mytorch/a.py": b"x = 1\n"}))
+        assert row.id is not None
+        indexing.rollback()
+
+
+def test_long_paths_and_long_labels_are_indexed_not_refused(db, assignment, index):
+    deep = "mytorch/" + "/".join(["d" * 200] * 3) + "/copied.py"
+    index("alice", own_code(5))
+    other = submissions.create(
+        db, assignment, index("bob", "x = 1\n"), tar_bytes({deep: own_code(5).encode()}), attempts=1
+    )
+    other.status, other.total = Status.graded, 25.0
+    db.commit()
+    assert similarity.index_student(db, assignment.id, other.user_id)
+    assert labels(db, assignment) == {frozenset(("alice", "bob"))}
+
+    handin = tar_bytes({"mytorch/a.py": own_code(5).encode()})
+    archive = similarity.create_archive(db, assignment, "L" * 100, tar_bytes({"x" * 250 + ".tar": handin}))
+    done = similarity.index_archive(db, archive.id)
+    assert (done.status, done.handins_indexed) == ("done", 1)
+    assert any(len(label) > 250 for pair in labels(db, assignment) for label in pair)
+
+
+def test_an_archive_is_indexed_by_one_run_only(db, assignment, index):
+    index("alice", own_code(7))
+    handins = {
+        f"h{i}.tar": tar_bytes({"mytorch/a.py": own_code(7 if i == 0 else 20 + i).encode()}) for i in range(3)
+    }
+    archive = similarity.create_archive(db, assignment, "f20", tar_bytes(handins))
+    assert similarity.claim_archive(db, archive.id, stale_before=datetime.now(UTC) - timedelta(hours=1))
+    # A second delivery of the task while the first run is alive: it does nothing.
+    again = similarity.index_archive(db, archive.id, stale_before=datetime.now(UTC) - timedelta(hours=1))
+    assert again.status == "indexing" and similarity.document_count(db, assignment)["archived"] == 0
+    # The first run died without a word: once its heartbeat is stale, a new run takes over, once.
+    done = similarity.index_archive(db, archive.id, stale_before=datetime.now(UTC) + timedelta(seconds=1))
+    assert (done.status, done.handins_indexed) == ("done", 3)
+    assert similarity.document_count(db, assignment)["archived"] == 3
+    assert labels(db, assignment) == {frozenset(("alice", "f20/h0"))}
+
+
+TUTORIAL_HELPER = """
+def numerical_gradient(f, x, eps=1e-6):
+    grad = np.zeros_like(x)
+    it = np.nditer(x, flags=["multi_index"], op_flags=["readwrite"])
+    while not it.finished:
+        index = it.multi_index
+        old = x[index]
+        x[index] = old + eps
+        plus = f(x)
+        x[index] = old - eps
+        minus = f(x)
+        x[index] = old
+        grad[index] = (plus - minus) / (2 * eps)
+        it.iternext()
+    return grad
+
+
+def relative_error(a, b):
+    return np.max(np.abs(a - b) / np.maximum(1e-8, np.abs(a) + np.abs(b)))
+"""
+
+
+def test_a_rebuild_judges_what_is_common_on_the_whole_class(db, assignment, index):
+    """Incrementally, the first ten to share an idiom are paired before it becomes common; a
+    rebuild looks at the whole class and pairs only the real copy."""
+    helper = TUTORIAL_HELPER
+    for number in range(14):
+        index(f"s{number:02d}", helper + own_code(100 + number))
+    index("copy", helper + own_code(100))
+    assert len(labels(db, assignment)) > 10  # order-dependent pairs from the idiom
+    similarity.rebuild(db, assignment)
+    db.expire_all()
+    assert labels(db, assignment) == {frozenset(("s00", "copy"))}
+
+
+def test_names_that_a_spreadsheet_would_run_are_quoted_in_csv_exports(as_user, db, assignment, index):
+    from api.routes.staff import spreadsheet_safe
+
+    assert [spreadsheet_safe(v) for v in ("=1+1", "+x", "-x", "@x", "alice")] == [
+        "'=1+1",
+        "'+x",
+        "'-x",
+        "'@x",
+        "alice",
+    ]
+    index("alice", own_code(9))
+    index("bob", own_code(9))
+    db.execute(update(User).values(display_name="=HYPERLINK(1)"))
+    db.commit()
+    ta = as_user("ta", Role.ta)
+    rows = list(csv.DictReader(io.StringIO(ta.get("/api/v1/assignments/hw1-bonus/similarity.csv").text)))
+    assert rows and rows[0]["a_name"] == "'=HYPERLINK(1)"
+    grades = ta.get("/api/v1/assignments/hw1-bonus/grades.csv").text
+    assert "'=HYPERLINK(1)" in grades and ",=HYPERLINK" not in grades

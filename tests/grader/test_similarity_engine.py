@@ -6,6 +6,7 @@ import io
 import subprocess
 import sys
 import tarfile
+import time
 
 import pytest
 from hypothesis import given, settings
@@ -16,6 +17,7 @@ from tests_support import tar_bytes
 from grader.corpus import CorpusLimits, Skipped, check_corpus, read_corpus
 from grader.paths import HANDOUT_DIR
 from grader.similarity import (
+    MAX_PLACES,
     WINDOW,
     K,
     Token,
@@ -192,3 +194,21 @@ def test_archive_limits_hold_before_anything_large_is_read():
         archive.addfile(info, io.BytesIO(bytes(info.size)))
     with pytest.raises(HandinError, match="more than"):
         list(read_corpus(buffer.getvalue(), CorpusLimits(max_total_bytes=1 << 20)))
+
+
+def test_a_run_of_equal_hashes_gives_one_pick_per_window_not_one_per_position():
+    assert len(winnow([7] * 100, WINDOW)) <= 100 // WINDOW + 1
+
+
+def test_a_handin_of_one_line_repeated_stays_small_and_fast():
+    started = time.perf_counter()
+    document = fingerprint({"mytorch/a.py": b"x = ((((((((((1))))))))))\n" * 40_000})
+    assert time.perf_counter() - started < 10
+    assert document.count <= 30 and len(document.fingerprints) <= MAX_PLACES * document.count
+
+
+def test_matched_lines_never_reach_past_the_code():
+    source = 'def f(a):\n    if a:\n        return """x\n y"""\n    return 2\n\n\n# end\n'
+    stream = tokens(source)
+    assert max(token.last_line for token in stream) == 5  # the last statement; not the comment, not past it
+    assert [t.last_line for t in stream if t.text == "S"] == [4]  # a string over two lines ends on the 2nd
