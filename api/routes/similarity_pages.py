@@ -73,7 +73,10 @@ def marked_lines(source: str, regions: list[Region], file: str) -> list[tuple[in
     spans = sorted((r.first_line, r.last_line) for r in regions if r.file == file)
     shown: list[tuple[int | None, str, bool]] = []
     index = 0  # the first span that may still cover or follow this line
-    for number, text in enumerate(source.split("\n"), start=1):
+    lines = source.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()  # the newline that ends the last line starts no line of its own
+    for number, text in enumerate(lines, start=1):
         while index < len(spans) and spans[index][1] + CONTEXT < number:
             index += 1
         near = index < len(spans) and spans[index][0] - CONTEXT <= number

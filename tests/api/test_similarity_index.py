@@ -223,3 +223,15 @@ def test_names_that_a_spreadsheet_would_run_are_quoted_in_csv_exports(as_user, d
     assert rows and rows[0]["a_name"] == "'=HYPERLINK(1)"
     grades = ta.get("/api/v1/assignments/hw1-bonus/grades.csv").text
     assert "'=HYPERLINK(1)" in grades and ",=HYPERLINK" not in grades
+
+
+def test_the_pair_view_marks_the_matched_lines_counted_as_the_tokenizer_counts_them():
+    from api.routes.similarity_pages import marked_lines
+    from grader.similarity import Region
+
+    source = "".join(f"line {n}\n" for n in range(1, 100)).replace("line 5\n", "line\x0c5\n")
+    shown = marked_lines(source, [Region("f", 10, 12), Region("f", 14, 14), Region("f", 50, 50)], "f")
+    hits = [number for number, _, hit in shown if hit]
+    assert hits == [10, 11, 12, 14, 50]  # a form feed in line 5 shifts nothing
+    numbered = [number for number, _, _ in shown]
+    assert numbered == [None, *range(7, 18), None, *range(47, 54), None]
