@@ -13,12 +13,10 @@ the database given with --database-url.
 from __future__ import annotations
 
 import argparse
-import io
 import os
 import random
 import statistics
 import sys
-import tarfile
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
@@ -26,6 +24,9 @@ from pathlib import Path
 
 PROJECT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT))
+sys.path.insert(0, str(PROJECT / "tests"))  # the tests' handin builder
+
+from tests_support import tar_bytes  # noqa: E402
 
 
 def parse_args() -> argparse.Namespace:
@@ -77,16 +78,6 @@ def disguise(files: dict[str, bytes], rng: random.Random) -> dict[str, bytes]:
                 text = text.replace(f" {old} ", f" {new}_{rng.randrange(9)} ")
         out[path] = text.encode()
     return out
-
-
-def tar_bytes(files: dict[str, bytes]) -> bytes:
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w") as archive:
-        for name, data in files.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            archive.addfile(info, io.BytesIO(data))
-    return buffer.getvalue()
 
 
 def main() -> None:
