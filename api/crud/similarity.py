@@ -443,8 +443,19 @@ def archives_to_send(session: Session, queued_before: datetime, stale_before: da
 
 
 def delete_archive(session: Session, archive: SimilarityArchive) -> None:
+    """Removes an archive, its documents and pairs, and the handins stored for it alone."""
+    shas = set(
+        session.scalars(
+            select(SimilarityDocument.blob_sha256).where(SimilarityDocument.archive_id == archive.id)
+        )
+    ) | {archive.blob_sha256}
     session.execute(delete(SimilarityDocument).where(SimilarityDocument.archive_id == archive.id))
     session.delete(archive)
+    session.flush()
+    for table in (Submission, SimilarityDocument, SimilarityArchive):  # still used elsewhere: kept
+        shas -= set(session.scalars(select(table.blob_sha256).where(table.blob_sha256.in_(shas))))
+    if shas:
+        session.execute(delete(Blob).where(Blob.sha256.in_(shas)))
     session.commit()
 
 

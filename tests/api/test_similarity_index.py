@@ -9,11 +9,11 @@ import random
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import select, update
 from tests_support import tar_bytes
 
 from api.crud import similarity, submissions
-from api.models import Role, SimilarityPair, Status, User
+from api.models import Blob, Role, SimilarityPair, Status, Submission, User
 
 IDIOM = "def step(self):\n    for p in self.params:\n        p.data = p.data - self.lr * p.grad.data\n" * 3
 
@@ -167,6 +167,14 @@ def test_an_archive_is_indexed_by_one_run_only(db, assignment, index):
     assert (done.status, done.handins_indexed) == ("done", 3)
     assert similarity.document_count(db, assignment)["archived"] == 3
     assert labels(db, assignment) == {frozenset(("alice", "f20/h0"))}
+
+    # Deleting it takes its handins along, and keeps what a student's submission still uses.
+    blobs = set(db.scalars(select(Blob.sha256)))
+    similarity.delete_archive(db, done)
+    assert labels(db, assignment) == set() and similarity.document_count(db, assignment)["archived"] == 0
+    left = set(db.scalars(select(Blob.sha256)))
+    assert len(blobs - left) == 4  # the archive and its three handins
+    assert left == set(db.scalars(select(Submission.blob_sha256)))
 
 
 TUTORIAL_HELPER = """
