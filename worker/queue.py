@@ -13,16 +13,23 @@ from api.db import session_factory
 log = logging.getLogger(__name__)
 
 
+def _send(task, args: list, what: str, extra: dict | None = None) -> bool:
+    """Sends a task; False (and logged) if the broker cannot be reached: the sweeper sends it later."""
+    try:
+        task.apply_async(args=args, retry=False)
+    except Exception as error:  # the broker is down: what the task is for is in the database
+        log.warning("could not queue %s: %s", what, error, extra=extra)
+        return False
+    return True
+
+
 def enqueue(submission_id: int) -> bool:
     """Sends the grading task; returns False (and logs) if the broker cannot be reached."""
     from worker.tasks import grade_submission
 
-    try:
-        grade_submission.apply_async(args=[submission_id], retry=False)
-    except Exception as error:  # the broker is down: the row is committed, the sweeper will resend
-        log.warning(
-            "could not queue submission %s: %s", submission_id, error, extra={"submission_id": submission_id}
-        )
+    if not _send(
+        grade_submission, [submission_id], f"submission {submission_id}", {"submission_id": submission_id}
+    ):
         return False
     try:
         with session_factory()() as session:
@@ -39,24 +46,14 @@ def enqueue(submission_id: int) -> bool:
 
 
 def enqueue_similarity(assignment_id: int, user_id: int) -> bool:
-    """Sends the similarity update of one student; False (and logged) if the broker is away."""
+    """Sends the similarity update of one student (a stale document is found by the sweeper)."""
     from worker.tasks import update_similarity
 
-    try:
-        update_similarity.apply_async(args=[assignment_id, user_id], retry=False)
-    except Exception as error:  # the sweeper finds the stale document later
-        log.warning("could not queue the similarity update of user %s: %s", user_id, error)
-        return False
-    return True
+    return _send(update_similarity, [assignment_id, user_id], f"the similarity update of user {user_id}")
 
 
 def enqueue_archive(archive_id: int) -> bool:
-    """Sends the indexing of an uploaded archive; False (and logged) if the broker is away."""
+    """Sends the indexing of an uploaded archive (it stays queued for the sweeper otherwise)."""
     from worker.tasks import index_archive
 
-    try:
-        index_archive.apply_async(args=[archive_id], retry=False)
-    except Exception as error:  # the archive stays queued: the sweeper sends it again
-        log.warning("could not queue similarity archive %s: %s", archive_id, error)
-        return False
-    return True
+    return _send(index_archive, [archive_id], f"similarity archive {archive_id}")

@@ -195,20 +195,41 @@ def add_document(session: Session, row: SimilarityDocument, document: Document) 
     return pair_document(session, row, document)
 
 
-def handin_document(data: bytes) -> Document:
+def _handin_files(session: Session, blob_sha256: str) -> dict[str, bytes]:
     try:
-        files = read_handin_files(data)
+        return read_handin_files(session.get(Blob, blob_sha256).data)
     except HandinError:
-        files = {}  # graded handins always read; an unreadable one has no code to compare
-    return fingerprint(files, starter())
+        return {}  # graded handins always read; an unreadable one has no code to compare
 
 
-def _wanted(session: Session, assignment: Assignment, user: User) -> Submission | None:
+def _submission_document(session: Session, submission: Submission) -> Document:
+    return fingerprint(_handin_files(session, submission.blob_sha256), starter())
+
+
+def _student_row(submission: Submission) -> SimilarityDocument:
+    return SimilarityDocument(
+        assignment_id=submission.assignment_id,
+        user_id=submission.user_id,
+        submission_id=submission.id,
+        label=submission.user.username,
+        blob_sha256=submission.blob_sha256,
+    )
+
+
+def _counted_students(session: Session, assignment: Assignment, user_id: int | None = None) -> dict[int, int]:
+    """user_id -> counted submission id, for students only (staff test handins are not indexed)."""
+    students = select(User.id).where(User.role == Role.student)
+    if user_id is not None:
+        students = students.where(User.id == user_id)
+    ids = set(session.scalars(students))
+    counted = counted_submissions(session, assignment, user_id)
+    return {user: entry.submission_id for user, entry in counted.items() if user in ids}
+
+
+def _wanted(session: Session, assignment: Assignment, user_id: int) -> Submission | None:
     """The submission that should stand for the student in the index: their counted one."""
-    if user.role != Role.student:
-        return None
-    counted = counted_submissions(session, assignment, user.id).get(user.id)
-    return session.get(Submission, counted.submission_id) if counted else None
+    submission_id = _counted_students(session, assignment, user_id).get(user_id)
+    return session.get(Submission, submission_id) if submission_id else None
 
 
 def index_student(session: Session, assignment_id: int, user_id: int) -> bool:
@@ -217,15 +238,15 @@ def index_student(session: Session, assignment_id: int, user_id: int) -> bool:
     The handin is fingerprinted before the index is locked (the lock is held for the writes
     only). Idempotent: a repeated or late task finds the document current and does nothing.
     """
-    assignment, user = session.get(Assignment, assignment_id), session.get(User, user_id)
-    if assignment is None or user is None:
+    assignment = session.get(Assignment, assignment_id)
+    if assignment is None:
         return False
     for _ in range(3):  # the counted submission may change while the handin is fingerprinted
-        wanted = _wanted(session, assignment, user)
-        document = handin_document(session.get(Blob, wanted.blob_sha256).data) if wanted else None
+        wanted = _wanted(session, assignment, user_id)
+        document = _submission_document(session, wanted) if wanted else None
         session.rollback()  # end the read transaction before the lock
         lock(session, assignment_id)
-        now_wanted = _wanted(session, assignment, user)
+        now_wanted = _wanted(session, assignment, user_id)
         if (now_wanted.id if now_wanted else None) == (wanted.id if wanted else None):
             break
         session.rollback()
@@ -242,17 +263,10 @@ def index_student(session: Session, assignment_id: int, user_id: int) -> bool:
     if current is not None:
         session.execute(delete(SimilarityDocument).where(SimilarityDocument.id == current.id))
     if wanted is not None:
-        row = SimilarityDocument(
-            assignment_id=assignment_id,
-            user_id=user_id,
-            submission_id=wanted.id,
-            label=user.username,
-            blob_sha256=wanted.blob_sha256,
-        )
-        pairs = add_document(session, row, document)
+        pairs = add_document(session, _student_row(wanted), document)
         log.info(
             "similarity: %s version %s indexed, %s similar pair(s)",
-            user.username,
+            wanted.user.username,
             wanted.version,
             pairs,
             extra={"submission_id": wanted.id},
@@ -267,7 +281,7 @@ def stale_students(
     """Students whose document is missing or not their counted submission (a lost update task);
     with `graded_before`, only those whose counted submission was graded before then (the update
     of a submission graded just now is still on its way)."""
-    counted = counted_submissions(session, assignment)
+    wanted = _counted_students(session, assignment)
     if graded_before is not None:
         recent = set(
             session.scalars(
@@ -276,8 +290,7 @@ def stale_students(
                 )
             )
         )
-        counted = {user: entry for user, entry in counted.items() if entry.submission_id not in recent}
-    students = set(session.scalars(select(User.id).where(User.role == Role.student)))
+        wanted = {user: submission for user, submission in wanted.items() if submission not in recent}
     indexed = dict(
         session.execute(
             select(SimilarityDocument.user_id, SimilarityDocument.submission_id).where(
@@ -285,7 +298,6 @@ def stale_students(
             )
         ).all()
     )
-    wanted = {user: entry.submission_id for user, entry in counted.items() if user in students}
     return sorted(user for user in set(wanted) | set(indexed) if wanted.get(user) != indexed.get(user))
 
 
@@ -304,22 +316,8 @@ def rebuild(
     """Indexes every student's counted submission from scratch, in two passes: every document
     first, then the pairs, so that what is common is judged on the whole class (the incremental
     updates judge it on the class so far). Returns how many documents; archives are kept."""
-    students = stale_students(session, assignment) + list(
-        session.scalars(
-            select(SimilarityDocument.user_id).where(
-                SimilarityDocument.assignment_id == assignment.id, SimilarityDocument.user_id.is_not(None)
-            )
-        )
-    )
-    wanted = {
-        user.id: _wanted(session, assignment, user)
-        for user in session.scalars(select(User).where(User.id.in_(set(students))))
-    }
-    documents = {
-        user_id: handin_document(session.get(Blob, submission.blob_sha256).data)
-        for user_id, submission in wanted.items()
-        if submission is not None
-    }
+    wanted = [session.get(Submission, i) for i in _counted_students(session, assignment).values()]
+    indexed = [(_student_row(s), _submission_document(session, s)) for s in wanted]
     session.rollback()
     lock(session, assignment.id)
     session.execute(delete(SimilarityPair).where(SimilarityPair.assignment_id == assignment.id))
@@ -328,23 +326,14 @@ def rebuild(
             SimilarityDocument.assignment_id == assignment.id, SimilarityDocument.archive_id.is_(None)
         )
     )
-    rows = {}
-    for user_id, document in documents.items():
-        submission = wanted[user_id]
-        rows[user_id] = SimilarityDocument(
-            assignment_id=assignment.id,
-            user_id=user_id,
-            submission_id=submission.id,
-            label=submission.user.username,
-            blob_sha256=submission.blob_sha256,
-        )
-        store_document(session, rows[user_id], document)
-    for done, (user_id, document) in enumerate(documents.items(), start=1):  # archives are all earlier
-        pair_document(session, rows[user_id], document, earlier_only=True)
+    for row, document in indexed:
+        store_document(session, row, document)
+    for done, (row, document) in enumerate(indexed, start=1):
+        pair_document(session, row, document, earlier_only=True)  # archives are all earlier
         if progress:
-            progress(done, len(documents))
+            progress(done, len(indexed))
     session.commit()
-    return len(documents)
+    return len(indexed)
 
 
 def claim_archive(session: Session, archive_id: int, stale_before: datetime) -> bool:
@@ -548,11 +537,11 @@ def pair_detail(session: Session, pair_id: int) -> PairDetail | None:
     a, b = _stored(session, pair.document_a_id), _stored(session, pair.document_b_id)
     common = _common(session, pair.assignment_id, {f.hash for f in a.fingerprints + b.fingerprints})
     a, b = a.without(common), b.without(common)
-    sides = []
-    for document in (pair.document_a, pair.document_b):
-        try:
-            files = read_handin_files(session.get(Blob, document.blob_sha256).data)
-        except HandinError:
-            files = {}
-        sides.append({path: data.decode("utf-8", "replace") for path, data in files.items()})
+    sides = [
+        {
+            path: data.decode("utf-8", "replace")
+            for path, data in _handin_files(session, d.blob_sha256).items()
+        }
+        for d in (pair.document_a, pair.document_b)
+    ]
     return PairDetail(pair, sides[0], sides[1], compare(a, b))

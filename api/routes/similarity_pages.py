@@ -81,9 +81,8 @@ def marked_lines(source: str, regions: list[Region], file: str) -> list[tuple[in
             index += 1
         near = index < len(spans) and spans[index][0] - CONTEXT <= number
         if near:
-            covering = (
-                index  # regions are disjoint and sorted: the first one not yet over is the only candidate
-            )
+            # Regions are disjoint and sorted: the first one not over yet is the only one that may cover it.
+            covering = index
             while covering < len(spans) and spans[covering][1] < number:
                 covering += 1
             shown.append((number, text, covering < len(spans) and spans[covering][0] <= number))
@@ -103,16 +102,16 @@ def pair_page(pair_id: ObjectId, request: Request, user: StaffPageUser, session:
         {
             "who": who,
             "fraction": fraction,
-            "lines": sum(r.last_line - r.first_line + 1 for r in regions),
+            "lines": lines,
             "files": [
                 {"path": path, "lines": marked_lines(files.get(path, ""), regions, path)}
                 for path in sorted({r.file for r in regions})
             ],
             "regions": regions,
         }
-        for who, files, regions, fraction in (
-            (pair.a, detail.files_a, comparison.regions_a, comparison.fraction_a),
-            (pair.b, detail.files_b, comparison.regions_b, comparison.fraction_b),
+        for who, files, regions, fraction, lines in (
+            (pair.a, detail.files_a, comparison.regions_a, comparison.fraction_a, comparison.lines_a),
+            (pair.b, detail.files_b, comparison.regions_b, comparison.fraction_b, comparison.lines_b),
         )
     ]
     return render(
