@@ -1,9 +1,11 @@
-"""Refuses request bodies over the upload limit before they are read (413), without buffering them."""
+"""Input the service refuses at the door: request bodies over the upload limit before they are read
+(413, without buffering them), and NUL characters in the URL (400)."""
 
 from __future__ import annotations
 
 import json
 
+from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 MULTIPART_OVERHEAD = 64 * 1024  # boundaries and part headers around the file
@@ -75,3 +77,20 @@ class BodySizeLimit:
             }
         )
         await send({"type": "http.response.body", "body": body})
+
+
+class RejectNul:
+    """ASGI middleware: 400 for a NUL character in the path or the query string. No name, slug or
+    search of the service holds one, and PostgreSQL text cannot store or compare one."""
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and (
+            "\x00" in scope["path"] or b"%00" in scope["query_string"] or b"\x00" in scope["query_string"]
+        ):
+            response = JSONResponse({"detail": "NUL characters are not allowed in a URL"}, status_code=400)
+            await response(scope, receive, send)
+            return
+        await self.app(scope, receive, send)

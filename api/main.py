@@ -10,7 +10,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
 from api.config import get_settings
-from api.limits import BodySizeLimit
+from api.limits import BodySizeLimit, RejectNul
 from api.logs import configure_logging
 from api.routes import assignments, auth, health, pages, similarity, similarity_pages, staff, submissions
 from api.web import LoginRequired, http_error_handler, login_required_handler
@@ -35,6 +35,7 @@ def create_app() -> FastAPI:
         https_only=settings.secure_cookies,
     )
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_upload_bytes)
+    app.add_middleware(RejectNul)
     for module in (auth, assignments, submissions, staff, similarity):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(health.router, prefix=API_PREFIX)

@@ -33,7 +33,7 @@ class AssignmentOut(BaseModel):
 class AssignmentUpdate(BaseModel):
     """Changed settings; date-times without a zone are taken as UTC."""
 
-    title: str | None = Field(None, min_length=1, max_length=200)
+    title: str | None = Field(None, min_length=1, max_length=200, pattern=r"^[^\x00]*$")
     due_at: datetime | None = None
     late_deadline_at: datetime | None = None
     late_penalty_per_day: float | None = Field(None, ge=0, le=1)

@@ -41,6 +41,8 @@ def attempt(session: Session, username: str, password: str, address: str, limit:
     """The user if the password is right; None if wrong; TooManyAttempts once `limit` failures a minute."""
     from api.crud.users import authenticate
 
+    if "\x00" in username:  # no account has such a name, and PostgreSQL text cannot hold it
+        return None
     if recent_failures(session, username) >= limit:
         raise TooManyAttempts
     user = authenticate(session, username, password)

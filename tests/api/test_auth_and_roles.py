@@ -93,3 +93,14 @@ def test_ta_sees_scoreboard_and_can_change_settings(as_user, assignment):
     changed = ta.patch("/api/v1/assignments/hw1-bonus", json={"max_submissions": 7, "scoring": "best"})
     assert changed.status_code == 200 and changed.json()["max_submissions"] == 7
     assert changed.json()["scoring"] == "best"
+
+
+def test_a_username_with_a_nul_byte_is_a_wrong_login_not_a_server_error(app_client, make_user):
+    """Found by the schema fuzzer: PostgreSQL text cannot hold NUL, so it must never reach a query."""
+    make_user("alice")
+    response = app_client.post("/api/v1/auth/login", json={"username": "alice\x00", "password": "x"})
+    assert response.status_code == 401
+    page = app_client.get("/login")
+    token = page.text.split('name="csrf-token" content="')[1].split('"')[0]
+    form = {"username": "\x00", "password": "x", "csrf_token": token}
+    assert app_client.post("/login", data=form).status_code in (400, 401)

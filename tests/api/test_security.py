@@ -115,3 +115,16 @@ def test_fuzzed_requests_never_cause_a_server_error(as_user, assignment, db):
 
         fuzz()
     assert failures == []
+
+
+def test_nul_characters_are_refused_at_the_door_not_sent_to_postgresql(as_user, assignment):
+    ta = as_user("ta", Role.ta)
+    for url in (
+        "/api/v1/assignments/hw1-bonus/similarity?q=%00",
+        "/api/v1/assignments/hw1-bonus/all-submissions?username=a%00b",
+        "/api/v1/assignments/hw1%00bonus",
+    ):
+        response = ta.get(url)
+        assert response.status_code == 400 and "NUL" in response.json()["detail"], url
+    assert ta.patch("/api/v1/assignments/hw1-bonus", json={"title": "a\x00b"}).status_code == 422
+    assert ta.get("/api/v1/assignments/hw1-bonus/similarity?q=alice").status_code == 200
