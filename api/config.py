@@ -47,6 +47,7 @@ class Settings(BaseSettings):
     docker_image: str = "hw1-bonus-runtime:latest"
     runtimes_dir: Path = RUNTIMES_DIR
     grading_retries: int = 3  # for infrastructure errors only; a failing student is not retried
+    worker_nice: int = Field(10, ge=0, le=19)  # grading yields the CPU to the web API at a deadline
 
     # Logs: JSON lines carrying submission_id from upload to score, or plain text
     log_format: str = Field("json", pattern="^(json|text)$")

@@ -1,6 +1,6 @@
 """Rush hour: every student uploads at once to the real service; latency, throughput, exactly-once.
 
-    .venv/bin/python bench/rush.py [--students 200] [--workers 2] [--api-workers 1] [--worker-nice 0]
+    .venv/bin/python bench/rush.py [--students 200] [--workers 2] [--api-workers 1] [--worker-nice 10]
 
 Runs the API (uvicorn) and a Celery worker with `--workers` processes on the machine's PostgreSQL
 (a fresh database, dropped at the end) and Redis (a queue of its own, deleted at the end), grading
@@ -46,6 +46,7 @@ from service import Service, run_cli, running_service  # noqa: E402
 from tests_support import TEST_REDIS_URL, build_handin, create_database, drop_database, tar_bytes  # noqa: E402
 from variants import VARIANTS, Variant, replace  # noqa: E402
 
+from api.config import Settings  # noqa: E402
 from grader.rubric import load_rubric  # noqa: E402
 
 SLUG = "hw1-bonus"
@@ -593,9 +594,7 @@ def run_service(
         due = (datetime.now(UTC) + timedelta(days=1)).isoformat()
         run_cli(env, "assignment", SLUG, "--title", "HW1 Bonus rush", "--due", due, "--max-submissions", "20")
         tokens = create_students(sorted({upload.username for upload in uploads}))
-        process = service.start_worker(worker, concurrency=args.workers)
-        if args.worker_nice:  # the whole worker, so its pool processes and every sandbox they start
-            os.setpriority(os.PRIO_PGRP, process.pid, args.worker_nice)
+        service.start_worker(worker, concurrency=args.workers)
         warm_up(service, tokens, [upload for upload in uploads if upload.phase == "warm-up"])
         print(f"service up: {service.url}, course of {len(tokens)} students, workers warm", flush=True)
 
@@ -616,7 +615,12 @@ def main() -> int:
     parser.add_argument("--students", type=int, default=200, help="students uploading at once")
     parser.add_argument("--workers", type=int, default=2, help="Celery worker processes (job slots)")
     parser.add_argument("--api-workers", type=int, default=1, help="uvicorn worker processes")
-    parser.add_argument("--worker-nice", type=int, default=0, help="nice value of the grading worker")
+    parser.add_argument(
+        "--worker-nice",
+        type=int,
+        default=Settings.model_fields["worker_nice"].default,
+        help="WORKER_NICE of the grading worker",
+    )
     parser.add_argument("--wall-seconds", type=float, default=5.0, help="SANDBOX_WALL_SECONDS per problem")
     parser.add_argument("--partial", type=float, default=0.25, help="share of wrong variants")
     parser.add_argument("--broken", type=float, default=0.10, help="share refused with 400")
@@ -646,6 +650,7 @@ def main() -> int:
         "SECRET_KEY": "bench-secret-key",
         "SANDBOX": "bwrap",
         "SANDBOX_WALL_SECONDS": str(args.wall_seconds),
+        "WORKER_NICE": str(args.worker_nice),
         "PYTHONUNBUFFERED": "1",
     }
     os.environ.update(env)  # the service's own functions, used in this process, read their settings here

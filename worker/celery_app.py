@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from celery import Celery
-from celery.signals import setup_logging
+from celery.signals import setup_logging, worker_init
 
 from api.config import get_settings
 from api.db import prepare_sqlite_folder
 from api.logs import configure_logging
+from worker.priority import lower_priority
 
 settings = get_settings()
 if settings.broker_url.startswith("sqla+"):
@@ -17,6 +18,11 @@ if settings.broker_url.startswith("sqla+"):
 @setup_logging.connect
 def _logging(**_) -> None:  # our JSON logs instead of Celery's own setup
     configure_logging()
+
+
+@worker_init.connect
+def _priority(**_) -> None:  # before the pool starts: its processes and their sandboxes inherit it
+    lower_priority(settings.worker_nice)
 
 
 app = Celery("hw1grader", broker=settings.broker_url, include=["worker.tasks"])

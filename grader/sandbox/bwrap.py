@@ -24,6 +24,25 @@ from grader.sandbox.process import (
 
 SANDBOX_UID = 65534  # "nobody", inside the sandbox and (for root workers) on the host
 SYSTEM_DIRS = ("/bin", "/lib", "/lib64", "/sbin")
+# /dev with the harmless devices only: no /dev/tty, no ptys. The sandbox stays in the worker's
+# session (see run_process), so the worker's terminal, if it has one, must be out of reach.
+DEVICES = (
+    "--tmpfs",
+    "/dev",
+    *(
+        arg
+        for device in ("null", "zero", "full", "random", "urandom")
+        for arg in ("--dev-bind", f"/dev/{device}", f"/dev/{device}")
+    ),
+    "--symlink",
+    "/proc/self/fd",
+    "/dev/fd",
+    *(
+        arg
+        for fd, name in enumerate(("stdin", "stdout", "stderr"))
+        for arg in ("--symlink", f"/proc/self/fd/{fd}", f"/dev/{name}")
+    ),
+)
 KILL_TREE_S = 0.5  # how long a kill may spend on the processes besides the program
 INSTALL_HINT = (
     "install it (apt-get install bubblewrap) and enable unprivileged user namespaces "
@@ -55,7 +74,6 @@ def build_bwrap_command(
         "--unshare-user",  # explicit: a setuid bwrap would otherwise skip the user namespace
         *(["--disable-userns"] if disable_userns else []),  # no nested namespaces for the program
         "--die-with-parent",
-        "--new-session",
         "--as-pid-1",
         "--clearenv",
         "--uid",
@@ -74,7 +92,7 @@ def build_bwrap_command(
         else:
             command += ["--ro-bind-try", folder, folder]
     command += ["--ro-bind-try", "/etc/ld.so.cache", "/etc/ld.so.cache"]
-    command += ["--proc", "/proc", "--dev", "/dev", "--size", str(limits.scratch_bytes), "--tmpfs", "/tmp"]
+    command += ["--proc", "/proc", *DEVICES, "--size", str(limits.scratch_bytes), "--tmpfs", "/tmp"]
     for mount in mounts:
         command += ["--ro-bind", str(mount.source), mount.target]
     for key, value in env.items():
@@ -117,6 +135,7 @@ class BwrapSandbox:
             rlimit_table=rlimits(limits, nproc),
             user=user,
             terminate=kill_sandbox,
+            new_session=False,  # one scheduling group with the worker; DEVICES keeps the terminal out
         )
         signal_from_exit_code(result)
         mark_cpu_kill(result, limits)

@@ -71,7 +71,7 @@ def child_pids(pid: int) -> list[int]:
 
 
 def kill_group(process: subprocess.Popen) -> None:
-    """SIGKILLs the process group the child leads (it was started in a new session)."""
+    """SIGKILLs the process group the child leads (it was started in a group of its own)."""
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(process.pid, signal.SIGKILL)
 
@@ -100,12 +100,18 @@ def run_process(
     user: tuple[int, int] | None = None,
     results_on_stdout: bool = False,
     terminate: Callable[[subprocess.Popen], None] = kill_group,
+    new_session: bool = True,
 ) -> RunResult:
-    """Runs `argv` in a new session until it ends, the wall clock runs out or the results overflow.
+    """Runs `argv` in a process group of its own until it ends, the wall clock runs out or the
+    results overflow.
 
     `user` (uid, gid) is switched to in the child before exec (root workers: RLIMIT_NPROC does not
     bind root). The results channel is fd 3, or the child's stdout when `results_on_stdout` (docker).
     `terminate` is how a kill is done; whatever is left of the group is SIGKILLed at the end anyway.
+    `new_session` detaches the child from the caller's session (and its terminal). Without it, the
+    child stays in the caller's session, hence in its scheduling group: with the kernel's autogroups,
+    each session competes for the CPU as one, so sandboxes in sessions of their own would each
+    weigh as much as the web API, and a niced worker would not yield to it.
     """
     table = dict(rlimit_table)
     if results_on_stdout:
@@ -134,7 +140,8 @@ def run_process(
             stderr=subprocess.PIPE,
             preexec_fn=prepare_child,
             pass_fds=() if results_on_stdout else (RESULT_FD,),
-            start_new_session=True,
+            start_new_session=new_session,
+            process_group=None if new_session else 0,
         )
     except BaseException:
         for fd in (read_end, write_end):

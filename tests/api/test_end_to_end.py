@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 import subprocess
 import sys
+import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from service import PROJECT, run_cli
@@ -54,6 +57,20 @@ def test_correct_handin_scores_25_and_stub_scores_0(live_service, course, make_h
         assert totals == {"alice": 25, "bob": 0, "carol": None}
         rows = list(csv.DictReader(io.StringIO(ta.get("/api/v1/assignments/hw1-bonus/grades.csv").text)))
         assert {row["username"]: row["total"] for row in rows} == {"alice": "25.0", "bob": "0.0", "carol": ""}
+
+
+def test_grading_yields_the_cpu_to_the_api(live_service):
+    """The worker (and the pool and sandboxes it starts) runs at WORKER_NICE 10; as it leads its own
+    session here, the session's autogroup is lowered too, or the nice value would not count against
+    the API's session."""
+    worker, api = live_service.processes["worker"].pid, live_service.processes["api"].pid
+    deadline = time.monotonic() + 30
+    while os.getpriority(os.PRIO_PROCESS, worker) != 10 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert (os.getpriority(os.PRIO_PROCESS, worker), os.getpriority(os.PRIO_PROCESS, api)) == (10, 0)
+    if Path("/proc/self/autogroup").exists():
+        nice = {pid: Path(f"/proc/{pid}/autogroup").read_text().split()[-1] for pid in (worker, api)}
+        assert nice == {worker: "10", api: "0"}
 
 
 def test_wrong_variant_gets_its_partial_score_through_the_service(live_service, course, make_handin):

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import os
+import pty
 import resource
 import shutil
 import socket
+import subprocess
 import tempfile
 import threading
 import time
@@ -191,7 +194,7 @@ def test_writing_ten_gigabytes_fails_and_only_tmp_is_writable(job, scratch_bytes
         "import os\nwritten = 0\ntry:\n    with open('/tmp/big', 'wb', buffering=0) as f:\n"
         "        while written < 10 << 30:\n            written += f.write(b'0' * (1 << 20))\n"
         "except OSError as e:\n    print(e.errno, written >> 20)\n"
-        "for folder in ('/', '/dev', '/dev/shm', '/usr', '/job'):\n    try:\n"
+        "for folder in ('/', '/dev', '/usr', '/job'):\n    try:\n"
         "        open(os.path.join(folder, 'x'), 'wb')\n        print(folder, 'writable')\n"
         "    except OSError as e:\n        print(folder, e.errno)"
     )
@@ -199,7 +202,7 @@ def test_writing_ten_gigabytes_fails_and_only_tmp_is_writable(job, scratch_bytes
     lines = result.stdout.decode().splitlines()
     error, megabytes = map(int, lines[0].split())
     assert error == errno and megabytes <= 4
-    assert lines[1:] == [f"{folder} 30" for folder in ("/", "/dev", "/dev/shm", "/usr", "/job")]  # EROFS
+    assert lines[1:] == [f"{folder} 30" for folder in ("/", "/dev", "/usr", "/job")]  # EROFS
 
 
 def test_the_network_is_unreachable_inside_though_reachable_outside(job):
@@ -259,16 +262,25 @@ def test_the_mounted_folder_is_read_only(job):
     assert sorted(path.name for path in job.iterdir() if not path.name.startswith("program-")) == ["keep"]
 
 
-def test_killing_the_parent_from_inside_does_no_harm(job):
+def test_killing_the_parent_or_every_process_from_inside_harms_nothing_outside(job):
+    """The program shares the worker's session but not its process group: signals to "my group",
+    "everyone" and the parent reach no process of the worker, only the sandbox's own bwrap."""
+    bystander = subprocess.Popen(["sleep", "60"])  # in the worker's session and process group
     code = (
-        "import os, signal\nprint(os.getppid())\nfor pid in (os.getppid(), 0, -1, 1):\n    try:\n"
-        "        os.kill(pid, signal.SIGKILL)\n    except OSError as e:\n        print(pid, e.errno)\n"
-        "print('done')"
+        "import os, signal\nprint(os.getppid(), flush=True)\nfor pid in (-1, 1, os.getppid()):\n"
+        "    try:\n        os.kill(pid, signal.SIGKILL)\n    except OSError as e:\n"
+        "        print(pid, e.errno, flush=True)\nprint('done', flush=True)"
     )
-    result = run(job, code)
-    assert result.stdout.decode().splitlines()[0] == "0"  # the parent is outside the pid namespace
-    assert result.stdout.endswith(b"done\n") and result.exit_code == 0
-    assert os.getpid() > 0  # and we are still here
+    try:
+        result = run(job, code)
+        assert bystander.poll() is None and os.getpid() > 0  # the worker's processes live on
+    finally:
+        bystander.kill()
+        bystander.wait()
+    lines = result.stdout.decode().splitlines()
+    assert lines[0] == "0"  # the parent is outside the pid namespace
+    assert lines[1] == "-1 3"  # ESRCH: no other process in the namespace
+    assert result.signal == 9  # the last kill (pid 0: its process group) ended its own sandbox
 
 
 def test_the_program_runs_as_uid_65534(job):
@@ -285,6 +297,66 @@ def test_the_environment_is_only_what_was_passed(job, monkeypatch):
     assert environment.pop("ONLY") == "this"
     assert environment.pop("PWD", "/job") == "/job"  # bwrap's --chdir sets it
     assert set(environment) <= {"LC_CTYPE"}  # Python's own C-locale coercion; nothing of the worker
+
+
+TERMINAL_PROBE = """
+import fcntl, json, os, termios
+tried = {"devices": sorted(os.listdir("/dev"))}
+try:
+    os.open("/dev/tty", os.O_RDWR)
+    tried["tty"] = "opened"
+except OSError as error:
+    tried["tty"] = error.errno
+for fd in range(3):
+    try:
+        fcntl.ioctl(fd, termios.TIOCSTI, b"x")
+        tried[fd] = "injected"
+    except OSError as error:
+        tried[fd] = error.errno
+os.write(3, json.dumps(tried).encode())
+"""
+
+
+def test_a_terminal_the_worker_has_is_out_of_reach(job):
+    """The sandbox shares the worker's session (one scheduling group), so a worker started from a
+    terminal must not hand that terminal to the program: nothing there to read or inject keys into."""
+    answer = job / "answer.json"
+    pid, terminal = pty.fork()  # the child leads a session whose controlling terminal is the pty
+    if pid == 0:
+        try:
+            os.close(os.open("/dev/tty", os.O_RDWR))  # the worker has a terminal
+            answer.write_bytes(run(job, TERMINAL_PROBE).result)
+        finally:
+            os._exit(0)
+    while True:  # drain the pty until the child is gone
+        try:
+            if not os.read(terminal, 1024):
+                break
+        except OSError:
+            break
+    os.waitpid(pid, 0)
+    os.close(terminal)
+    tried = json.loads(answer.read_text())
+    assert tried["tty"] == errno.ENOENT
+    assert [tried[str(fd)] for fd in range(3)] == [errno.ENOTTY] * 3
+    assert set(tried["devices"]) == {
+        "fd",
+        "full",
+        "null",
+        "random",
+        "stderr",
+        "stdin",
+        "stdout",
+        "urandom",
+        "zero",
+    }
+
+
+@pytest.mark.skipif(not Path("/proc/self/autogroup").exists(), reason="the kernel has no autogroups")
+def test_the_program_shares_the_scheduling_group_of_its_caller(job):
+    """A niced worker yields the CPU to the web API only if its sandboxes are in its autogroup."""
+    result = run(job, "print(open('/proc/self/autogroup').read().split()[0])")
+    assert result.stdout.decode().strip() == Path("/proc/self/autogroup").read_text().split()[0]
 
 
 def test_a_missing_bwrap_is_a_clear_error():
