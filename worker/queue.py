@@ -11,12 +11,16 @@ from api.crud import submissions
 from api.db import session_factory
 
 log = logging.getLogger(__name__)
+# Similarity jobs wait while grading jobs are queued: at a deadline students wait for their scores,
+# staff look at the similarity list later. (Redis serves the lower numbers first; the embedded
+# SQLite transport ignores priorities and runs jobs in order.)
+SIMILARITY_PRIORITY = 9
 
 
-def _send(task, args: list, what: str, extra: dict | None = None) -> bool:
+def _send(task, args: list, what: str, extra: dict | None = None, priority: int | None = None) -> bool:
     """Sends a task; False (and logged) if the broker cannot be reached: the sweeper sends it later."""
     try:
-        task.apply_async(args=args, retry=False)
+        task.apply_async(args=args, retry=False, priority=priority)
     except Exception as error:  # the broker is down: what the task is for is in the database
         log.warning("could not queue %s: %s", what, error, extra=extra)
         return False
@@ -49,11 +53,18 @@ def enqueue_similarity(assignment_id: int, user_id: int) -> bool:
     """Sends the similarity update of one student (a stale document is found by the sweeper)."""
     from worker.tasks import update_similarity
 
-    return _send(update_similarity, [assignment_id, user_id], f"the similarity update of user {user_id}")
+    return _send(
+        update_similarity,
+        [assignment_id, user_id],
+        f"the similarity update of user {user_id}",
+        priority=SIMILARITY_PRIORITY,
+    )
 
 
 def enqueue_archive(archive_id: int) -> bool:
     """Sends the indexing of an uploaded archive (it stays queued for the sweeper otherwise)."""
     from worker.tasks import index_archive
 
-    return _send(index_archive, [archive_id], f"similarity archive {archive_id}")
+    return _send(
+        index_archive, [archive_id], f"similarity archive {archive_id}", priority=SIMILARITY_PRIORITY
+    )

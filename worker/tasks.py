@@ -115,9 +115,10 @@ def sweep() -> int:
         for submission_id in ids:
             submission = session.get(submissions.Submission, submission_id)
             submissions.requeue(session, submission)
-        stale = [
+        stale = [  # not while its grading jobs wait: their similarity jobs are queued behind them
             (assignment.id, user_id)
             for assignment in session.scalars(select(Assignment))
+            if not submissions.grading_pending(session, assignment)
             for user_id in similarity.stale_students(
                 session, assignment, graded_before=now - timedelta(seconds=settings.requeue_after_s)
             )

@@ -6,7 +6,7 @@ import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import exists, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
@@ -150,6 +150,20 @@ def status_counts(session: Session, assignment: Assignment) -> dict[str, int]:
         .group_by(Submission.status)
     ).all()
     return {str(status.value): count for status, count in rows}
+
+
+def grading_pending(session: Session, assignment: Assignment) -> bool:
+    """Whether a submission of the assignment is queued or being graded."""
+    return bool(
+        session.scalar(
+            select(
+                exists().where(
+                    Submission.assignment_id == assignment.id,
+                    Submission.status.in_((Status.queued, Status.running)),
+                )
+            )
+        )
+    )
 
 
 def blob_bytes(session: Session, submission: Submission) -> bytes:

@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import csv
 import io
+import re
+import subprocess
+import sys
 import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from service import run_cli
+from service import PROJECT, run_cli
 from similarity_sources import DISGUISED, INDEPENDENT, edits
 from tests_support import tar_bytes
 
@@ -190,3 +193,37 @@ def test_admin_cli_indexes_an_archive_and_rebuilds_the_index(live_service, cours
         )
 
     assert summary(after) == summary(before) and before["total"] > 0
+
+
+def test_grading_jobs_go_before_similarity_jobs_waiting_in_the_queue(live_service, course, make_handin):
+    """At a deadline students wait for scores; the similarity list can wait. A similarity job queued
+    before two uploads (while no worker runs) is taken after both of their grading jobs."""
+    live_service.stop("worker")
+    try:
+        send = "from worker.queue import enqueue_similarity; assert enqueue_similarity(1, 1)"
+        subprocess.run(
+            [sys.executable, "-c", send], env=live_service.env, cwd=PROJECT, check=True, timeout=60
+        )
+        ids = []
+        for username in ("alice", "bob"):
+            with live_service.client(course[username]) as client:
+                response = client.post(
+                    f"/api/v1/assignments/{SLUG}/submissions",
+                    files={"file": ("handin.tar", make_handin(f"sim-order-{username}").read_bytes())},
+                )
+                assert response.status_code == 202, response.text
+                ids.append(response.json()["id"])
+        live_service.start_worker("one-slot", concurrency=1)
+        with live_service.client(course["ta"]) as ta:
+            assert [live_service.wait_graded(ta, i)["status"] for i in ids] == ["graded", "graded"]
+        log = live_service.log_dir / "one-slot.log"
+        deadline = time.monotonic() + 60
+        while (taken := re.findall(r"Task worker\.tasks\.(\w+)\[[^\]]*\] received", log.read_text())).count(
+            "update_similarity"
+        ) < 3:  # the one queued first, then one after each grading
+            assert time.monotonic() < deadline, taken
+            time.sleep(0.5)
+        assert taken[:2] == ["grade_submission", "grade_submission"], taken
+    finally:
+        live_service.stop("one-slot")
+        live_service.start_worker()
