@@ -46,6 +46,8 @@ def test_compose_has_the_services_with_healthchecks():
     assert services["api"]["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
     assert services["api"]["ports"] == ["8000:8000"]
     assert COMPOSE["volumes"].keys() >= {"pgdata", "redisdata"}
+    # grading yields the CPU to the API (1024 when unset) in containers too, where nice does not reach
+    assert services["worker"]["cpu_shares"] < services["api"].get("cpu_shares", 1024)
 
 
 def test_compose_environment_names_real_settings_and_points_at_its_services():
