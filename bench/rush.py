@@ -372,6 +372,7 @@ class Verdict:
     retried: int = 0  # submissions graded more than once (a redelivery; harmless if stored once)
     last_graded: float = 0.0  # time.time() of the last graded submission of the rush and steady phases
     sandbox_cpu: list[float] = field(default_factory=list)  # the report's cpu_s of those submissions
+    correct_sandbox_cpu: list[float] = field(default_factory=list)  # the same, of the correct handins
     kills: Counter[str] = field(default_factory=Counter)
 
     @property
@@ -427,6 +428,8 @@ def verify(uploads: list[Upload]) -> Verdict:
         if upload.phase != "warm-up":
             verdict.last_graded = max(verdict.last_graded, row.graded_at.timestamp())
             verdict.sandbox_cpu.append(row.cpu_s or 0.0)
+            if upload.kind.category == "correct":
+                verdict.correct_sandbox_cpu.append(row.cpu_s or 0.0)
             verdict.kills.update((row.sandbox_kills or "").split(",") if row.sandbox_kills else [])
     versions: dict[int, list[int]] = defaultdict(list)
     for row in rows.values():
@@ -513,6 +516,12 @@ def summary(uploads: list[Upload], figures: Figures, verdict: Verdict, args: arg
         "(a never-ending handin burns CPU until the wall limit)",
     )
     row("throughput / limit for this mix", f"{throughput / mix_limit:.0%}")
+    if verdict.correct_sandbox_cpu:
+        row(
+            "a correct job's sandboxes",
+            f"{statistics.median(verdict.correct_sandbox_cpu):.3f} CPU-s (median) during the rush, "
+            f"{figures.job_sandbox_cpu:.3f} s alone (calibration)",
+        )
     if drain > 0:
         elapsed = figures.load_ended - figures.rush_started
         ours = [(name, figures.cpu[name]) for name in ("workers", "API", "bench client")]
