@@ -78,7 +78,7 @@ def main() -> None:
     ratio, cpu_ratio = overhead(results)
     print(
         f"sandbox overhead: bwrap / unsafe-process = {ratio:.2f}x wall, {cpu_ratio:.2f}x CPU "
-        f"({args.runs} jobs each, 3 sandboxed problems per job)"
+        f"({args.runs} jobs each, 3 problems in one sandbox per job)"
     )
 
 

@@ -16,6 +16,6 @@ class GraderConfig:
     runtime: str = "default"  # a requirements file in grader/runtime/
     runtimes_dir: Path = RUNTIMES_DIR
     autograder_dir: Path = AUTOGRADER_DIR
-    limits: Limits = field(default_factory=Limits)  # per problem: each runs in its own sandbox
+    limits: Limits = field(default_factory=Limits)  # per problem: each runs in its own process
     unpack_limits: UnpackLimits = field(default_factory=UnpackLimits)
     sandbox_options: dict = field(default_factory=dict)  # e.g. {"image": ...} for docker

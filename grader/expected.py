@@ -15,6 +15,7 @@ import numpy as np
 
 from grader.compare import DIAGNOSTIC
 from grader.frames import parse_frames
+from grader.launch import run_problems
 from grader.paths import AUTOGRADER_DIR, HANDOUT_DIR, HARNESS_DIR
 from grader.reference import build_reference_mytorch
 from grader.rubric import expected_path, load_rubric
@@ -31,30 +32,29 @@ def compute(autograder_dir: Path = AUTOGRADER_DIR, handout_dir: Path = HANDOUT_D
     with tempfile.TemporaryDirectory(prefix="reference-") as scratch:
         build_reference_mytorch(handout_dir, Path(scratch))
         host = get_sandbox("unsafe-process", warn=False)
-        for problem in rubric.PROBLEMS:
-            cases = [test.case for test in rubric.tests_of(problem)]
-            run = host.run(
-                [
-                    sys.executable,
-                    "-B",
-                    str(HARNESS_DIR / "harness.py"),
-                    str(autograder_dir),
-                    scratch,
-                    problem,
-                    *cases,
-                ],
-                mounts=[],
-                limits=Limits(),
-                env={"PATH": "/usr/bin:/bin"},
-                cwd=scratch,
-            )
-            records, problems = parse_frames(run.result, set(cases))
+        problems = [
+            (problem, [test.case for test in rubric.tests_of(problem)]) for problem in rubric.PROBLEMS
+        ]
+        _, runs, stream_problems = run_problems(
+            host,
+            sys.executable,
+            str(HARNESS_DIR),
+            str(autograder_dir),
+            scratch,
+            problems,
+            Limits(),
+            mounts=[],
+            env={"PATH": "/usr/bin:/bin"},
+        )
+        for (problem, cases), run in zip(problems, runs, strict=True):
+            records, frame_problems = parse_frames(run.result, set(cases))
+            frame_problems += stream_problems
             answers[problem] = {}
             for case in cases:
                 record = records.get(case)
-                if record is None or record.status != "ok" or problems:
+                if record is None or record.status != "ok" or frame_problems:
                     detail = record.error + "\n" + record.traceback if record else run.stderr.decode()
-                    raise RuntimeError(f"the reference fails {problem}/{case}: {detail} {problems}")
+                    raise RuntimeError(f"the reference fails {problem}/{case}: {detail} {frame_problems}")
                 for quantity in record.quantities:
                     key = quantity["name"] if quantity["graded"] else DIAGNOSTIC + quantity["name"]
                     answers[problem][f"{case}/{key}"] = record.arrays[quantity["name"]]

@@ -1,4 +1,4 @@
-"""Grades one handin: safe unpack, each problem in its own sandbox, trusted comparison, report."""
+"""Grades one handin: safe unpack, each problem in its own sandboxed process, trusted comparison, report."""
 
 from __future__ import annotations
 
@@ -6,10 +6,9 @@ import logging
 import os
 import tempfile
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from grader import runtime
+from grader import launch, runtime
 from grader.compare import compare_test
 from grader.config import GraderConfig
 from grader.frames import parse_frames
@@ -17,6 +16,7 @@ from grader.paths import HARNESS_DIR
 from grader.report import Report, TestResult
 from grader.rubric import load_expected, load_rubric
 from grader.sandbox import Mount, RunResult, get_sandbox
+from grader.sandbox.process import mark_cpu_kill
 from grader.unpack import HandinError, unpack_handin
 
 log = logging.getLogger(__name__)
@@ -83,17 +83,10 @@ def grade_handin(archive: Path, config: GraderConfig | None = None) -> Report:
             Mount(HARNESS_DIR, HARNESS),
             Mount(submission, SUBMISSION),
         ]
-        # The problems run side by side, each in its own sandbox: a hang costs one time limit, not three.
-        with ThreadPoolExecutor(max_workers=len(rubric.PROBLEMS)) as pool:
-            outcomes = list(
-                pool.map(
-                    lambda problem: run_problem(sandbox, mounts, problem, rubric, config), rubric.PROBLEMS
-                )
-            )
-    tests = [result for results, *_ in outcomes for result in results]
-    log_parts += [log for _, log, *_ in outcomes]
-    cpu = sum(cpu for _, _, cpu, _ in outcomes)
-    kills = [kill for _, _, _, kill in outcomes if kill]
+        outcomes, cpu = run_problems(sandbox, mounts, rubric, config)
+    tests = [result for results, _, _ in outcomes for result in results]
+    log_parts += [log for _, log, _ in outcomes]
+    kills = [kill for _, _, kill in outcomes if kill]
 
     return Report(
         tests,
@@ -107,35 +100,37 @@ def grade_handin(archive: Path, config: GraderConfig | None = None) -> Report:
     )
 
 
-def run_problem(sandbox, mounts: list[Mount], problem: str, rubric, config: GraderConfig):
-    """Runs one problem's cases in a sandbox and scores them.
+def run_problems(sandbox, mounts: list[Mount], rubric, config: GraderConfig):
+    """Runs every problem in one sandbox, side by side, each in a process of its own with its own
+    time limit (the launcher forks them after one numpy import): a hang costs one time limit, not
+    three, and a crash only its problem.
 
-    Returns (results, log section, CPU seconds, why the sandbox was killed or None).
+    Returns ([(results, log section, why its process was killed or None)] per problem, CPU seconds).
     """
-    problem_tests = rubric.tests_of(problem)
-    run = sandbox.run(
-        [
-            f"{RUNTIME}/bin/python",
-            "-B",
-            "-E",
-            "-s",
-            f"{HARNESS}/harness.py",
-            AUTOGRADER,
-            SUBMISSION,
-            problem,
-            *(test.case for test in problem_tests),
-        ],
+    limits = config.limits
+    problems = [(problem, [test.case for test in rubric.tests_of(problem)]) for problem in rubric.PROBLEMS]
+    sandboxed, runs, stream_problems = launch.run_problems(
+        sandbox,
+        f"{RUNTIME}/bin/python",
+        HARNESS,
+        AUTOGRADER,
+        SUBMISSION,
+        problems,
+        limits,
         mounts=mounts,
-        limits=config.limits,
         env=SANDBOX_ENV,
-        cwd=SUBMISSION,
     )
-    records, frame_problems = parse_frames(run.result, {test.case for test in problem_tests})
-    expected = load_expected(problem, config.autograder_dir)
-    missing = missing_reason(run, config.limits.wall_seconds)
-    results = [compare_test(test, records.get(test.case), expected, missing) for test in problem_tests]
-    log = problem_log(problem, run, records, results, frame_problems)
-    return results, log, run.cpu_seconds, run.killed_reason
+    outcomes = []
+    for problem, problem_run in zip(rubric.PROBLEMS, runs, strict=True):
+        mark_cpu_kill(problem_run, limits)
+        problem_tests = rubric.tests_of(problem)
+        records, frame_problems = parse_frames(problem_run.result, {test.case for test in problem_tests})
+        expected = load_expected(problem, config.autograder_dir)
+        missing = missing_reason(problem_run, limits.wall_seconds)
+        results = [compare_test(test, records.get(test.case), expected, missing) for test in problem_tests]
+        log = problem_log(problem, problem_run, records, results, stream_problems + frame_problems)
+        outcomes.append((results, log, problem_run.killed_reason))
+    return outcomes, sandboxed.cpu_seconds
 
 
 def sandbox_for(config: GraderConfig):

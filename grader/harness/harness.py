@@ -1,17 +1,15 @@
 """Runs one problem's rubric cases against a student's mytorch and streams the raw numbers out.
 
-This file runs INSIDE the sandbox, as a script, on the pinned runtime: standard
-library and numpy only, never the reference solution or the comparison code.
-Nothing here decides a score; the trusted side re-checks everything it sends.
-
-usage: harness.py AUTOGRADER_DIR SUBMISSION_DIR PROBLEM CASE [CASE ...]
+This file runs INSIDE the sandbox, on the pinned runtime: standard library and numpy only,
+never the reference solution or the comparison code. Nothing here decides a score; the trusted
+side re-checks everything it sends. `launcher.py` forks a process per problem that calls
+`run_problem`.
 
 For each case it writes one frame to fd 3: an 8-byte big-endian length, then an
 .npz (no pickles) holding the recorded arrays and a JSON `__meta__` entry.
 The student's own prints go to stderr, never into the results channel.
 """
 
-import contextlib
 import io
 import json
 import os
@@ -79,13 +77,10 @@ def write_frame(channel, numpy, case, arrays, meta):
     channel.write(len(payload).to_bytes(8, "big") + payload)
 
 
-def main(argv):
+def run_problem(autograder_dir, submission_dir, problem, cases):
+    """Writes a frame per case to fd 3, then ends the process."""
     global SUBMISSION_DIR
-    autograder_dir, SUBMISSION_DIR, problem, *cases = argv
-    # A group of its own inside the sandbox: killing "my group" reaches nothing outside it. (Other
-    # backends start it as a session leader already, which may not change its group.)
-    with contextlib.suppress(PermissionError):
-        os.setpgid(0, 0)
+    SUBMISSION_DIR = submission_dir
     channel = open_channel()
     sys.path[:0] = [autograder_dir, SUBMISSION_DIR]
     import numpy
@@ -108,6 +103,3 @@ def main(argv):
 
 
 SUBMISSION_DIR = ""
-
-if __name__ == "__main__":
-    main(sys.argv[1:])

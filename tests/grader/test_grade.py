@@ -214,23 +214,48 @@ def test_patching_numpy_allclose_changes_nothing(make_handin):
 
 def test_patching_the_harness_changes_nothing(make_handin):
     patch = (
-        "import sys\nmain = sys.modules['__main__']\n"
-        "main.run_case = lambda function, numpy: ({}, {'status': 'ok', 'quantities': []})"
+        "import sys\nharness = sys.modules['harness']\n"
+        "harness.run_case = lambda function, numpy: ({}, {'status': 'ok', 'quantities': []})"
     )
     report = grade_handin(make_handin("harness", {"optim/adam.py": at_import(patch)}, stub=True), CONFIG)
     assert report.total == 0
     assert "never produced" in by_case(report)["linear_adam"].message
 
 
-def test_killing_the_parent_harms_nothing_outside(make_handin):
+def test_killing_the_parent_or_its_own_group_costs_only_that_problem(make_handin):
     code = (
         "import os, signal\nfor pid in (os.getppid(), 0, -1):\n"
         "    try:\n        os.kill(pid, signal.SIGKILL)\n"
         "    except OSError:\n        pass"
     )
     report = grade_handin(make_handin("killer", {"nn/batchnorm.py": at_import(code)}), CONFIG)
-    assert report.total == 25  # the sandbox's init ignores it, and nothing outside is reachable
+    # The parent is the sandbox's init, which ignores it; the group is the problem's own process.
+    assert failed(report) == BATCHNORM
+    assert "killed by signal 9" in by_case(report)["linear_batchnorm_relu_forward_train"].message
+    assert report.total == points_without(BATCHNORM)
     assert sandbox_processes_left() == []
+
+
+def test_a_problem_cannot_write_into_the_channel_of_the_others(make_handin):
+    """The problems' processes share the sandbox, but not the launcher's results channel."""
+    code = (
+        "import os\ntry:\n    fd = os.open('/proc/1/fd/3', os.O_WRONLY)\nexcept OSError as error:\n"
+        "    raise RuntimeError(f'refused with errno {error.errno}')\n"
+        "os.write(fd, bytes([1, 3, 0, 0, 0, 2]) + b'{}' * 1000)"
+    )
+    report = grade_handin(make_handin("forger", {"nn/batchnorm.py": at_import(code)}), CONFIG)
+    assert failed(report) == BATCHNORM
+    assert "refused with errno 13" in by_case(report)["linear_batchnorm_relu_forward_train"].message
+    assert report.total == points_without(BATCHNORM) and "garbled" not in report.log
+
+
+def test_output_of_one_problem_is_capped_in_its_own_log_section(make_handin):
+    spam = at_import("import sys\nfor _ in range(2000):\n    print('x' * 1000, file=sys.stderr)")
+    report = grade_handin(make_handin("spammer", {"nn/batchnorm.py": spam}), CONFIG)
+    assert report.total == 25  # printing is no crime
+    sections = {section.split(":")[0]: section for section in report.log.split("\n== ")[1:]}
+    assert "(truncated)" in sections["batchnorm"] and sections["batchnorm"].count("x" * 1000) < 70
+    assert "x" * 1000 not in sections["adam"] + sections["dropout"]
 
 
 def test_early_sys_exit_is_an_error_not_a_pass(make_handin):

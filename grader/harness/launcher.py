@@ -1,0 +1,179 @@
+"""Runs every problem of a handin in one sandbox, each in a process of its own, and multiplexes
+what they write into the results channel.
+
+This file runs INSIDE the sandbox, as the sandbox's first process, on the pinned runtime (standard
+library and numpy only). It imports numpy once and forks one child per problem, so the three
+problems pay for one interpreter and one numpy import instead of three. Each child runs
+`harness.run_problem` with its own pipes for results (fd 3), stdout and stderr, its own time limit
+and its own output caps: a hang or a crash costs that problem only.
+
+usage: launcher.py AUTOGRADER_DIR SUBMISSION_DIR SPEC, where SPEC is JSON: {"wall_seconds",
+"output_bytes", "result_bytes", "problems": [[problem, [case, ...]], ...]}
+
+What it writes to fd 3 is a sequence of records: a 6-byte header (problem index: 1 byte; kind: 1
+byte, see KINDS; length: 4 bytes big-endian), then that many bytes. The END record of a problem is
+JSON: how its process ended. Nothing here decides a score: the trusted side demultiplexes the
+stream (grader/mux.py) and re-checks everything.
+"""
+
+import contextlib
+import ctypes
+import json
+import os
+import selectors
+import signal
+import sys
+import time
+
+CHANNEL_FD = 3
+HEADER_BYTES = 6
+KINDS = {"result": 0, "stdout": 1, "stderr": 2, "end": 3}
+READ_CHUNK = 64 << 10
+EXIT_GRACE_S = 0.5  # after a problem's process exits: how long what it left behind may hold its pipes
+PR_SET_DUMPABLE = 4
+
+
+def record(index, kind, data):
+    header = bytes([index, KINDS[kind]]) + len(data).to_bytes(4, "big")
+    view = memoryview(header + data)
+    while view:
+        view = view[os.write(CHANNEL_FD, view) :]
+
+
+class Problem:
+    """One forked problem: its pipes, how much each sent, its deadline and how it ended."""
+
+    def __init__(self, index, pid, fds, deadline):
+        self.index, self.pid, self.fds, self.deadline = index, pid, fds, deadline  # fds: {fd: kind}
+        self.started = time.monotonic()
+        self.sent = {"result": 0, "stdout": 0, "stderr": 0}
+        self.truncated = {"stdout": False, "stderr": False}
+        self.killed_reason = None
+        self.ended = None  # (wait status, rusage, wall seconds) once reaped
+        self.exited_at = None
+
+    def kill(self, reason):
+        if self.killed_reason is None and self.ended is None:
+            self.killed_reason = reason
+            for target in (
+                lambda: os.killpg(self.pid, signal.SIGKILL),
+                lambda: os.kill(self.pid, signal.SIGKILL),
+            ):
+                with contextlib.suppress(OSError):
+                    target()
+
+
+def start(index, problem, cases, spec, deadline):
+    """Forks the process of one problem; the child never returns."""
+    pipes = {kind: os.pipe() for kind in ("result", "stdout", "stderr")}
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.setpgid(0, 0)  # its own group: a kill at its deadline takes what it started along
+            for kind, target in (("result", CHANNEL_FD), ("stdout", 1), ("stderr", 2)):
+                os.dup2(pipes[kind][1], target)
+            os.closerange(CHANNEL_FD + 1, 1 << 16)  # the other problems' pipes, the launcher's channel
+            import harness
+
+            harness.run_problem(spec["autograder"], spec["submission"], problem, cases)
+        finally:
+            os._exit(70)  # run_problem ends with os._exit(0); getting here means the harness itself failed
+    for _, write_end in pipes.values():
+        os.close(write_end)
+    return Problem(index, pid, {read_end: kind for kind, (read_end, _) in pipes.items()}, deadline)
+
+
+def forward(problem, kind, chunk, spec):
+    """Passes a chunk on, within the problem's caps: output beyond its cap is dropped, results
+    beyond theirs end the problem."""
+    if kind == "result":
+        if problem.sent["result"] + len(chunk) > spec["result_bytes"]:
+            problem.kill("result-too-large")
+            return
+    else:
+        room = spec["output_bytes"] - problem.sent[kind]
+        if len(chunk) > room:
+            problem.truncated[kind] = True
+            chunk = chunk[: max(room, 0)]
+    if chunk:
+        problem.sent[kind] += len(chunk)
+        record(problem.index, kind, chunk)
+
+
+def finish(problem, selector):
+    """Closes what is left of the problem's pipes and writes its END record."""
+    for fd in list(problem.fds):
+        selector.unregister(fd)
+        os.close(fd)
+    problem.fds.clear()
+    status, usage, wall = problem.ended
+    end = {
+        "exit_code": os.WEXITSTATUS(status) if os.WIFEXITED(status) else None,
+        "signal": os.WTERMSIG(status) if os.WIFSIGNALED(status) else None,
+        "killed_reason": problem.killed_reason,
+        "cpu_seconds": usage.ru_utime + usage.ru_stime,
+        "wall_seconds": wall,
+        "stdout_truncated": problem.truncated["stdout"],
+        "stderr_truncated": problem.truncated["stderr"],
+    }
+    record(problem.index, "end", json.dumps(end).encode())
+
+
+def reap(problems):
+    """Collects every exited process: the problems', and orphans left to us as the namespace's init."""
+    while True:
+        try:
+            pid, status, usage = os.wait4(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+        problem = problems.get(pid)
+        if problem is not None:
+            problem.ended = (status, usage, time.monotonic() - problem.started)
+            problem.exited_at = time.monotonic()
+
+
+def serve(spec):
+    # Not dumpable: the problems' processes cannot open this one's channel through /proc/1/fd.
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
+    import numpy  # noqa: F401 - once, here, before the handin is on the path: every problem inherits it
+
+    selector = selectors.DefaultSelector()
+    deadline = time.monotonic() + spec["wall_seconds"]
+    problems = {}
+    for index, (name, cases) in enumerate(spec["problems"]):
+        problem = start(index, name, cases, spec, deadline)
+        problems[problem.pid] = problem
+        for fd, kind in problem.fds.items():
+            selector.register(fd, selectors.EVENT_READ, (problem, kind))
+    pending = set(problems.values())
+    while pending:
+        now = time.monotonic()
+        for problem in pending:
+            if problem.ended is None and now >= problem.deadline:
+                problem.kill("wall-clock")
+        waits = [problem.deadline - now for problem in pending if problem.ended is None]
+        waits += [problem.exited_at + EXIT_GRACE_S - now for problem in pending if problem.ended is not None]
+        for key, _ in selector.select(min(max(min(waits, default=0.05), 0.0), 0.05) if waits else 0.05):
+            problem, kind = key.data
+            chunk = os.read(key.fd, READ_CHUNK)
+            if chunk:
+                forward(problem, kind, chunk, spec)
+            else:
+                selector.unregister(key.fd)
+                os.close(key.fd)
+                del problem.fds[key.fd]
+        reap(problems)
+        now = time.monotonic()
+        for problem in list(pending):
+            if problem.ended is not None and (not problem.fds or now >= problem.exited_at + EXIT_GRACE_S):
+                finish(problem, selector)
+                pending.discard(problem)
+    os._exit(0)  # as the namespace's init, its exit also ends whatever the problems left running
+
+
+if __name__ == "__main__":
+    autograder_dir, submission_dir, spec_text = sys.argv[1:]
+    serve(json.loads(spec_text) | {"autograder": autograder_dir, "submission": submission_dir})
