@@ -27,26 +27,25 @@ def _send(task, args: list, what: str, extra: dict | None = None, priority: int 
     return True
 
 
-def enqueue(submission_id: int) -> bool:
-    """Sends the grading task; returns False (and logs) if the broker cannot be reached."""
+def enqueue(submission_id: int, noted: bool = False) -> bool:
+    """Sends the grading task and notes it in the row (`enqueued_at`, what the sweeper reads);
+    returns False (and logs) if the broker cannot be reached. `noted`: the row was written as sent
+    already (an upload), so only a failed send is written down."""
     from worker.tasks import grade_submission
 
-    if not _send(
-        grade_submission, [submission_id], f"submission {submission_id}", {"submission_id": submission_id}
-    ):
-        return False
-    try:
-        with session_factory()() as session:
-            submissions.mark_enqueued(session, submission_id)
-    except SQLAlchemyError as error:  # the job is sent: at worst the sweeper sends it again (graded once)
-        log.warning(
-            "queued submission %s but could not note it: %s",
-            submission_id,
-            error,
-            extra={"submission_id": submission_id},
-        )
-    log.info("queued submission %s", submission_id, extra={"submission_id": submission_id})
-    return True
+    extra = {"submission_id": submission_id}
+    sent = _send(grade_submission, [submission_id], f"submission {submission_id}", extra)
+    if sent != noted:
+        try:
+            with session_factory()() as session:
+                submissions.mark_enqueued(session, submission_id, sent)
+        except SQLAlchemyError as error:  # at worst the sweeper sends it again (graded once)
+            log.warning(
+                "could not note whether submission %s was sent: %s", submission_id, error, extra=extra
+            )
+    if sent:
+        log.info("queued submission %s", submission_id, extra=extra)
+    return sent
 
 
 def enqueue_similarity(assignment_id: int, user_id: int) -> bool:

@@ -61,11 +61,14 @@ def create(
     data: bytes,
     now: datetime | None = None,
     attempts: int = 5,
+    sending: bool = False,
 ) -> Submission:
     """Stores the bytes (content-addressed) and a queued submission in one transaction, and commits.
 
     Concurrent uploads by the same student race for the next version number; the
-    unique constraint settles it and the loser retries.
+    unique constraint settles it and the loser retries. `sending`: the caller sends the grading
+    task right after, so the row is written as sent (`enqueue(..., noted=True)` clears it if the
+    send fails), which spares a transaction per upload.
     """
     now = now or utcnow()
     digest = hashlib.sha256(data).hexdigest()
@@ -89,6 +92,7 @@ def create(
                 size=len(data),
                 status=Status.queued,
                 created_at=now,
+                enqueued_at=now if sending else None,
                 late_days=late_days(assignment, now),
                 max_score=assignment.max_score,
             )
@@ -280,8 +284,14 @@ def requeue(session: Session, submission: Submission) -> None:
     session.commit()
 
 
-def mark_enqueued(session: Session, submission_id: int) -> None:
-    session.execute(update(Submission).where(Submission.id == submission_id).values(enqueued_at=utcnow()))
+def mark_enqueued(session: Session, submission_id: int, sent: bool = True) -> None:
+    """Notes that the grading task was sent just now, or (`sent=False`) that it was not: the sweeper
+    sends those at its next run."""
+    session.execute(
+        update(Submission)
+        .where(Submission.id == submission_id)
+        .values(enqueued_at=utcnow() if sent else None)
+    )
     session.commit()
 
 

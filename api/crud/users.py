@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api import security
 from api.models import ApiToken, Role, User, utcnow
+
+TOKEN_USE_GRANULARITY = timedelta(minutes=1)  # how precisely a token's last use is kept
 
 
 def get_by_username(session: Session, username: str) -> User | None:
@@ -73,7 +77,9 @@ def user_for_token(session: Session, token: str) -> User | None:
     )
     if row is None or not row.user.active:
         return None
-    row.last_used_at = utcnow()
+    now = utcnow()
+    if row.last_used_at is None or now - row.last_used_at >= TOKEN_USE_GRANULARITY:
+        row.last_used_at = now  # not on every request: a burst of uploads writes it once per token
     return row.user
 
 

@@ -77,7 +77,9 @@ async def accept_upload(session, assignment, user, file: UploadFile) -> Submissi
             "not_a_handin", status.HTTP_400_BAD_REQUEST, f"this handin cannot be graded: {error}"
         ) from None
     try:
-        submission = await run_in_threadpool(submissions.create, session, assignment, user, data)
+        submission = await run_in_threadpool(
+            submissions.create, session, assignment, user, data, sending=True
+        )
     except submissions.SubmissionRefused as refusal:
         reason = "deadline" if refusal.status_code == status.HTTP_403_FORBIDDEN else "limit"
         raise refused(reason, refusal.status_code, str(refusal)) from None
@@ -90,7 +92,7 @@ async def accept_upload(session, assignment, user, file: UploadFile) -> Submissi
         len(data),
         extra={"submission_id": submission.id},
     )
-    await run_in_threadpool(enqueue, submission.id)
+    await run_in_threadpool(enqueue, submission.id, noted=True)
     return submission
 
 
