@@ -223,9 +223,14 @@ def own_cpu() -> float:
 def calibrate(handin: Path, runs: int, figures: Figures) -> None:
     """The CPU cost of one correct job in this process, and the sandbox overhead, on a quiet machine."""
     figures.overhead_wall, figures.overhead_cpu = overhead(compare_backends(handin, runs))
-    before = own_cpu()
-    walls, sandbox_cpus = measure(handin, "bwrap", runs)
-    figures.job_cpu = (own_cpu() - before) / runs
+    cpus, walls, sandbox_cpus = [], [], []
+    for _ in range(runs):  # one job at a time: medians, as another tenant of the machine may spike one
+        before = own_cpu()
+        (wall,), (sandbox_cpu,) = measure(handin, "bwrap", 1)
+        cpus.append(own_cpu() - before)
+        walls.append(wall)
+        sandbox_cpus.append(sandbox_cpu)
+    figures.job_cpu = statistics.median(cpus)
     figures.job_sandbox_cpu = statistics.median(sandbox_cpus)
     figures.job_wall = statistics.median(walls)
 
@@ -639,7 +644,7 @@ def main() -> int:
     )
     parser.add_argument("--steady-rate", type=float, default=5.0, help="uploads per second after the rush")
     parser.add_argument("--steady-seconds", type=float, default=20.0)
-    parser.add_argument("--calibration-runs", type=int, default=10)
+    parser.add_argument("--calibration-runs", type=int, default=20)
     parser.add_argument("--drain-timeout", type=float, default=180.0)
     parser.add_argument("--progress", type=float, default=3.0, help="seconds between progress lines")
     parser.add_argument("--seed", type=int, default=1)
