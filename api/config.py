@@ -42,6 +42,7 @@ class Settings(BaseSettings):
     sandbox: str = "bwrap"  # bwrap | docker | unsafe-process (development only)
     sandbox_wall_seconds: float = 60.0
     sandbox_cpu_seconds: int = 20  # a loop costs at most this; a correct problem uses under 0.1 s
+    sandbox_idle_seconds: float = 3.0  # a problem sleeping this long without computing is stopped
     sandbox_memory_bytes: int = 1 << 30
     sandbox_processes: int = 64
     docker_image: str = "hw1-bonus-runtime:latest"

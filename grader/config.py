@@ -17,5 +17,9 @@ class GraderConfig:
     runtimes_dir: Path = RUNTIMES_DIR
     autograder_dir: Path = AUTOGRADER_DIR
     limits: Limits = field(default_factory=Limits)  # per problem: each runs in its own process
+    # A problem whose process sleeps this long without using the CPU is stopped: grading code has
+    # nothing to wait for, so it is stuck (a sleep, a lock), and would hold a job slot until the
+    # wall-clock limit.
+    idle_seconds: float = 3.0
     unpack_limits: UnpackLimits = field(default_factory=UnpackLimits)
     sandbox_options: dict = field(default_factory=dict)  # e.g. {"image": ...} for docker

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from grader.compare import DIAGNOSTIC
+from grader.config import GraderConfig
 from grader.frames import parse_frames
 from grader.launch import run_problems
 from grader.paths import AUTOGRADER_DIR, HANDOUT_DIR, HARNESS_DIR
@@ -43,6 +44,7 @@ def compute(autograder_dir: Path = AUTOGRADER_DIR, handout_dir: Path = HANDOUT_D
             scratch,
             problems,
             Limits(),
+            GraderConfig().idle_seconds,
             mounts=[],
             env={"PATH": "/usr/bin:/bin"},
         )

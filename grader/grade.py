@@ -117,6 +117,7 @@ def run_problems(sandbox, mounts: list[Mount], rubric, config: GraderConfig):
         SUBMISSION,
         problems,
         limits,
+        config.idle_seconds,
         mounts=mounts,
         env=SANDBOX_ENV,
     )
@@ -150,6 +151,8 @@ def missing_reason(run: RunResult, wall_limit: float) -> str:
         return (
             f"no result: stopped at the time limit of {wall_limit:g} s (an infinite loop, or very slow code?)"
         )
+    if run.killed_reason == "idle":
+        return "no result: stopped after your code waited without computing (a sleep, a lock, or input?)"
     if run.killed_reason == "cpu":
         return "no result: stopped at the CPU time limit (an infinite loop, or very slow code?)"
     if run.killed_reason == "result-too-large":

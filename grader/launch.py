@@ -24,7 +24,7 @@ END_FIELDS = {
     "stdout_truncated": bool,
     "stderr_truncated": bool,
 }
-KILL_REASONS = {None, "wall-clock", "cpu", "result-too-large"}
+KILL_REASONS = {None, "wall-clock", "idle", "cpu", "result-too-large"}
 LAUNCHER_GRACE_S = 10.0  # the launcher's numpy import and wrap-up, beyond the problems' time limit
 
 
@@ -36,16 +36,19 @@ def run_problems(
     submission: str,
     problems: list[tuple[str, list[str]]],
     limits: Limits,
+    idle_seconds: float,
     *,
     mounts: list[Mount],
     env: dict[str, str],
 ) -> tuple[RunResult, list[RunResult], list[str]]:
-    """Runs each (problem, cases) in a process of its own with `limits`, side by side in one sandbox:
+    """Runs each (problem, cases) in a process of its own with `limits` (and stopped once it sleeps
+    `idle_seconds` without using the CPU), side by side in one sandbox:
     one interpreter start and one numpy import for all, and a hang costs one time limit, not one
     per problem. Returns the sandbox's run (its CPU time is the whole tree's), a run per problem,
     and what was wrong with the stream."""
     spec = {  # the paths are arguments of their own: a backend may translate them (unsafe-process)
         "wall_seconds": limits.wall_seconds,
+        "idle_seconds": idle_seconds,
         "output_bytes": limits.output_bytes,
         "result_bytes": limits.result_bytes,
         "problems": problems,

@@ -39,6 +39,7 @@ def grader_config(assignment: Assignment) -> GraderConfig:
         runtime=assignment.runtime,
         runtimes_dir=settings.runtimes_dir,
         limits=limits,
+        idle_seconds=settings.sandbox_idle_seconds,
         sandbox_options=options,
     )
 

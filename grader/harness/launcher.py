@@ -8,7 +8,11 @@ problems pay for one interpreter and one numpy import instead of three. Each chi
 and its own output caps: a hang or a crash costs that problem only.
 
 usage: launcher.py AUTOGRADER_DIR SUBMISSION_DIR SPEC, where SPEC is JSON: {"wall_seconds",
-"output_bytes", "result_bytes", "problems": [[problem, [case, ...]], ...]}
+"idle_seconds", "output_bytes", "result_bytes", "problems": [[problem, [case, ...]], ...]}
+
+A problem's process is stopped at its wall-clock limit, or once it has slept `idle_seconds`
+without using the CPU: grading code has nothing to wait for (no network, no input), so it is
+stuck, and would otherwise hold the worker's job slot until the wall-clock limit.
 
 What it writes to fd 3 is a sequence of records: a 6-byte header (problem index: 1 byte; kind: 1
 byte, see KINDS; length: 4 bytes big-endian), then that many bytes. The END record of a problem is
@@ -30,6 +34,7 @@ HEADER_BYTES = 6
 KINDS = {"result": 0, "stdout": 1, "stderr": 2, "end": 3}
 READ_CHUNK = 64 << 10
 EXIT_GRACE_S = 0.5  # after a problem's process exits: how long what it left behind may hold its pipes
+IDLE_CHECK_S = 0.25  # how often a running problem's CPU time is looked at
 PR_SET_DUMPABLE = 4
 
 
@@ -51,6 +56,21 @@ class Problem:
         self.killed_reason = None
         self.ended = None  # (wait status, rusage, wall seconds) once reaped
         self.exited_at = None
+        self.cpu_ticks = -1  # at the last look; and when it last grew (or the process was running)
+        self.busy_at = self.started
+
+    def check_idle(self, now, idle_seconds):
+        """Stops the process once it has slept `idle_seconds` without using the CPU."""
+        try:
+            with open(f"/proc/{self.pid}/stat", "rb") as handle:
+                fields = handle.read().rsplit(b")", 1)[1].split()
+        except OSError:  # exited meanwhile
+            return
+        state, ticks = fields[0], int(fields[11]) + int(fields[12])  # utime + stime, all its threads
+        if ticks != self.cpu_ticks or state == b"R":
+            self.cpu_ticks, self.busy_at = ticks, now
+        elif now - self.busy_at >= idle_seconds:
+            self.kill("idle")
 
     def kill(self, reason):
         if self.killed_reason is None and self.ended is None:
@@ -142,7 +162,7 @@ def wake_at(problem):
         return problem.exited_at + EXIT_GRACE_S
     if problem.killed_reason is not None:  # killed: its SIGCHLD is on its way
         return time.monotonic() + 0.01
-    return problem.deadline
+    return min(problem.deadline, time.monotonic() + IDLE_CHECK_S)
 
 
 def serve(spec):
@@ -174,6 +194,8 @@ def serve(spec):
         for problem in list(pending):
             if problem.ended is None and now >= problem.deadline:
                 problem.kill("wall-clock")
+            elif problem.ended is None and problem.killed_reason is None:
+                problem.check_idle(now, spec["idle_seconds"])
             elif problem.ended is not None and (not problem.fds or now >= problem.exited_at + EXIT_GRACE_S):
                 finish(problem, selector)
                 pending.discard(problem)

@@ -80,7 +80,8 @@ def wait_status(client: httpx.Client, submission_id: int, status: str, timeout: 
 
 def test_worker_killed_mid_job_is_graded_exactly_once(course_env, tmp_path, make_handin):
     env, slug, token = course_env
-    env = {**env, "STUCK_AFTER_S": "3", "BROKER_VISIBILITY_TIMEOUT_S": "5"}
+    # A correct handin that takes 4 s (it sleeps: no idle stop here) is running when the worker dies.
+    env = {**env, "STUCK_AFTER_S": "3", "BROKER_VISIBILITY_TIMEOUT_S": "5", "SANDBOX_IDLE_SECONDS": "30"}
     slow = make_handin("slow", {"__init__.py": lambda text: SLEEP_AT_IMPORT.format(seconds=4) + text + "\n"})
     with running_service(env, tmp_path / "logs") as service, service.client(token) as client:
         submission_id = upload(client, slug, slow)

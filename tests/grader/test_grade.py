@@ -142,6 +142,15 @@ def test_infinite_loop_costs_only_its_problem(make_handin):
     assert report.duration_s < 15
 
 
+def test_a_sleeping_problem_is_stopped_once_idle_long_before_the_wall_clock(make_handin):
+    config = replace(CONFIG, limits=replace(CONFIG.limits, wall_seconds=60), idle_seconds=1.0)
+    sleeper = before_forward("import threading\nthreading.Event().wait()")  # blocks forever, no CPU
+    report = grade_handin(make_handin("sleeper", {"nn/batchnorm.py": sleeper}), config)
+    assert failed(report) == BATCHNORM and report.total == points_without(BATCHNORM)
+    assert "waited without computing" in by_case(report)["linear_batchnorm_relu_forward_train"].message
+    assert report.kills == ["idle"] and report.duration_s < 10
+
+
 def test_memory_bomb_fails_inside_the_sandbox(make_handin):
     report = grade_handin(
         make_handin("membomb", {"nn/batchnorm.py": before_forward("x = bytearray(8 << 30)")}), CONFIG
