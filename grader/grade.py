@@ -121,6 +121,9 @@ def run_problems(sandbox, mounts: list[Mount], rubric, config: GraderConfig):
         mounts=mounts,
         env=SANDBOX_ENV,
     )
+    if sandboxed.exit_code not in (0, None) and sandboxed.killed_reason is None:  # a traceback, not a kill
+        detail = sandboxed.stderr.decode("utf-8", "replace").strip()[-2000:]
+        raise GraderError(f"the launcher failed (exit code {sandboxed.exit_code}): {detail}")
     outcomes = []
     for problem, problem_run in zip(rubric.PROBLEMS, runs, strict=True):
         mark_cpu_kill(problem_run, limits)

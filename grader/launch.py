@@ -9,6 +9,7 @@ way the whole sandbox did.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import replace
 
 from grader.sandbox import Limits, Mount, RunResult
@@ -124,12 +125,16 @@ def _end(body: bytes) -> dict | None:
     """An END record, if it is one: JSON with exactly the expected fields and types."""
     try:
         end = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
     if not isinstance(end, dict) or set(end) != set(END_FIELDS):
         return None
-    if not all(isinstance(end[name], kinds) for name, kinds in END_FIELDS.items()):
-        return None
+    for name, kinds in END_FIELDS.items():
+        value = end[name]
+        if not isinstance(value, kinds) or (isinstance(value, bool) and kinds is not bool):
+            return None
+        if isinstance(value, float) and not math.isfinite(value):
+            return None
     if end["killed_reason"] not in KILL_REASONS:
         return None
     return end

@@ -10,9 +10,10 @@ and its own output caps: a hang or a crash costs that problem only.
 usage: launcher.py AUTOGRADER_DIR SUBMISSION_DIR SPEC, where SPEC is JSON: {"wall_seconds",
 "idle_seconds", "output_bytes", "result_bytes", "problems": [[problem, [case, ...]], ...]}
 
-A problem's process is stopped at its wall-clock limit, or once it has slept `idle_seconds`
-without using the CPU: grading code has nothing to wait for (no network, no input), so it is
-stuck, and would otherwise hold the worker's job slot until the wall-clock limit.
+A problem's process is stopped at its wall-clock limit, or once it and the processes it started
+have slept `idle_seconds` without using the CPU: grading code has nothing to wait for (no
+network, no input), so it is stuck, and would otherwise hold the worker's job slot until the
+wall-clock limit.
 
 What it writes to fd 3 is a sequence of records: a 6-byte header (problem index: 1 byte; kind: 1
 byte, see KINDS; length: 4 bytes big-endian), then that many bytes. The END record of a problem is
@@ -30,11 +31,10 @@ import sys
 import time
 
 CHANNEL_FD = 3
-HEADER_BYTES = 6
 KINDS = {"result": 0, "stdout": 1, "stderr": 2, "end": 3}
 READ_CHUNK = 64 << 10
 EXIT_GRACE_S = 0.5  # after a problem's process exits: how long what it left behind may hold its pipes
-IDLE_CHECK_S = 0.25  # how often a running problem's CPU time is looked at
+IDLE_CHECK_S = 0.25  # how often the problems' CPU time is looked at
 PR_SET_DUMPABLE = 4
 
 
@@ -45,29 +45,42 @@ def record(index, kind, data):
         view = view[os.write(CHANNEL_FD, view) :]
 
 
+def group_usage():
+    """{process group: (CPU ticks of its processes and of their reaped children, any running?)}"""
+    usage = {}
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat", "rb") as handle:
+                fields = handle.read().rsplit(b")", 1)[1].split()
+        except OSError:  # gone meanwhile
+            continue
+        group = int(fields[2])
+        ticks = sum(int(value) for value in fields[11:15])  # utime, stime, cutime, cstime
+        before, running = usage.get(group, (0, False))
+        usage[group] = (before + ticks, running or fields[0] == b"R")
+    return usage
+
+
 class Problem:
     """One forked problem: its pipes, how much each sent, its deadline and how it ended."""
 
-    def __init__(self, index, pid, fds, deadline):
-        self.index, self.pid, self.fds, self.deadline = index, pid, fds, deadline  # fds: {fd: kind}
+    def __init__(self, index, pid, pidfd, fds, deadline):
+        self.index, self.pid, self.pidfd, self.fds, self.deadline = index, pid, pidfd, fds, deadline
         self.started = time.monotonic()
         self.sent = {"result": 0, "stdout": 0, "stderr": 0}
         self.truncated = {"stdout": False, "stderr": False}
         self.killed_reason = None
         self.ended = None  # (wait status, rusage, wall seconds) once reaped
         self.exited_at = None
-        self.cpu_ticks = -1  # at the last look; and when it last grew (or the process was running)
+        self.cpu_ticks = -1  # of its process group at the last look, and when it last grew
         self.busy_at = self.started
 
-    def check_idle(self, now, idle_seconds):
-        """Stops the process once it has slept `idle_seconds` without using the CPU."""
-        try:
-            with open(f"/proc/{self.pid}/stat", "rb") as handle:
-                fields = handle.read().rsplit(b")", 1)[1].split()
-        except OSError:  # exited meanwhile
-            return
-        state, ticks = fields[0], int(fields[11]) + int(fields[12])  # utime + stime, all its threads
-        if ticks != self.cpu_ticks or state == b"R":
+    def check_idle(self, usage, now, idle_seconds):
+        """Stops the problem once its process group has slept `idle_seconds` without using the CPU."""
+        ticks, running = usage.get(self.pid, (self.cpu_ticks, False))  # the group is named after it
+        if ticks != self.cpu_ticks or running:
             self.cpu_ticks, self.busy_at = ticks, now
         elif now - self.busy_at >= idle_seconds:
             self.kill("idle")
@@ -75,12 +88,13 @@ class Problem:
     def kill(self, reason):
         if self.killed_reason is None and self.ended is None:
             self.killed_reason = reason
-            for target in (
-                lambda: os.killpg(self.pid, signal.SIGKILL),
-                lambda: os.kill(self.pid, signal.SIGKILL),
-            ):
-                with contextlib.suppress(OSError):
-                    target()
+            self.kill_group()
+            with contextlib.suppress(OSError):
+                os.kill(self.pid, signal.SIGKILL)
+
+    def kill_group(self):
+        with contextlib.suppress(OSError):
+            os.killpg(self.pid, signal.SIGKILL)
 
 
 def start(index, problem, cases, spec, deadline):
@@ -89,8 +103,7 @@ def start(index, problem, cases, spec, deadline):
     pid = os.fork()
     if pid == 0:
         try:
-            signal.set_wakeup_fd(-1)
-            signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+            signal.signal(signal.SIGINT, signal.default_int_handler)
             os.setpgid(0, 0)  # its own group: a kill at its deadline takes what it started along
             for kind, target in (("result", CHANNEL_FD), ("stdout", 1), ("stderr", 2)):
                 os.dup2(pipes[kind][1], target)
@@ -102,15 +115,19 @@ def start(index, problem, cases, spec, deadline):
             os._exit(70)  # run_problem ends with os._exit(0); getting here means the harness itself failed
     for _, write_end in pipes.values():
         os.close(write_end)
-    return Problem(index, pid, {read_end: kind for kind, (read_end, _) in pipes.items()}, deadline)
+    fds = {read_end: kind for kind, (read_end, _) in pipes.items()}
+    return Problem(index, pid, os.pidfd_open(pid), fds, deadline)
 
 
 def forward(problem, kind, chunk, spec):
     """Passes a chunk on, within the problem's caps: output beyond its cap is dropped, results
-    beyond theirs end the problem."""
+    beyond theirs end the problem (and nothing after them is passed on)."""
     if kind == "result":
+        if problem.killed_reason == "result-too-large":
+            return
         if problem.sent["result"] + len(chunk) > spec["result_bytes"]:
             problem.kill("result-too-large")
+            problem.killed_reason = "result-too-large"  # even if it had ended: its results are cut
             return
     else:
         room = spec["output_bytes"] - problem.sent[kind]
@@ -128,6 +145,7 @@ def finish(problem, selector):
         selector.unregister(fd)
         os.close(fd)
     problem.fds.clear()
+    problem.kill_group()  # what it left running in its group (the namespace's end takes the rest)
     status, usage, wall = problem.ended
     end = {
         "exit_code": os.WEXITSTATUS(status) if os.WIFEXITED(status) else None,
@@ -156,55 +174,56 @@ def reap(problems):
             problem.exited_at = time.monotonic()
 
 
-def wake_at(problem):
-    """When the loop must look at the problem again, at the latest (a SIGCHLD or output comes first)."""
+def wake_at(problem, idle_check):
+    """When the loop must look at the problem again, at the latest (its exit or output comes first)."""
     if problem.ended is not None:
         return problem.exited_at + EXIT_GRACE_S
-    if problem.killed_reason is not None:  # killed: its SIGCHLD is on its way
+    if problem.killed_reason is not None:  # killed: its pidfd is about to say so
         return time.monotonic() + 0.01
-    return min(problem.deadline, time.monotonic() + IDLE_CHECK_S)
+    return min(problem.deadline, idle_check)
 
 
 def serve(spec):
+    # Signals from the problems: as the namespace's init, only those with a handler reach this
+    # process, and Python has one for SIGINT. Exits are watched through pidfds, not SIGCHLD.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     # Not dumpable: the problems' processes cannot open this one's channel through /proc/1/fd.
     with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
     import numpy  # noqa: F401 - once, here, before the handin is on the path: every problem inherits it
 
     selector = selectors.DefaultSelector()
-    # A child's exit wakes the loop at once (SIGCHLD through the wakeup pipe): no polling delay.
-    wake_read, wake_write = os.pipe()
-    for fd in (wake_read, wake_write):
-        os.set_blocking(fd, False)
-    signal.set_wakeup_fd(wake_write)
-    signal.signal(signal.SIGCHLD, lambda *_: None)
-    selector.register(wake_read, selectors.EVENT_READ, None)
-
     deadline = time.monotonic() + spec["wall_seconds"]
     problems = {}
     for index, (name, cases) in enumerate(spec["problems"]):
         problem = start(index, name, cases, spec, deadline)
         problems[problem.pid] = problem
+        selector.register(problem.pidfd, selectors.EVENT_READ, (problem, None))
         for fd, kind in problem.fds.items():
             selector.register(fd, selectors.EVENT_READ, (problem, kind))
     pending = set(problems.values())
+    idle_check = time.monotonic() + IDLE_CHECK_S
     while pending:
         reap(problems)
         now = time.monotonic()
+        usage = None
+        if now >= idle_check:
+            usage, idle_check = group_usage(), now + IDLE_CHECK_S
         for problem in list(pending):
             if problem.ended is None and now >= problem.deadline:
                 problem.kill("wall-clock")
-            elif problem.ended is None and problem.killed_reason is None:
-                problem.check_idle(now, spec["idle_seconds"])
+            elif problem.ended is None and problem.killed_reason is None and usage is not None:
+                problem.check_idle(usage, now, spec["idle_seconds"])
             elif problem.ended is not None and (not problem.fds or now >= problem.exited_at + EXIT_GRACE_S):
                 finish(problem, selector)
                 pending.discard(problem)
-        for key, _ in selector.select(min(max(min(map(wake_at, pending), default=now) - now, 0.0), 1.0)):
-            if key.data is None:  # a SIGCHLD: reaped at the top of the loop
-                with contextlib.suppress(BlockingIOError):
-                    os.read(wake_read, 512)
-                continue
+        timeout = min((wake_at(problem, idle_check) for problem in pending), default=now) - now
+        for key, _ in selector.select(min(max(timeout, 0.0), 1.0)):
             problem, kind = key.data
+            if kind is None:  # its pidfd: the process exited, it is reaped at the top of the loop
+                selector.unregister(key.fd)
+                os.close(key.fd)
+                continue
             chunk = os.read(key.fd, READ_CHUNK)
             if chunk:
                 forward(problem, kind, chunk, spec)

@@ -97,7 +97,8 @@ def build_bwrap_command(
         command += ["--ro-bind", str(mount.source), mount.target]
     for key, value in env.items():
         command += ["--setenv", key, value]
-    command += ["--remount-ro", "/dev", "--remount-ro", "/"]
+    # /proc too: the program shares the worker's session, whose scheduling priority is written there.
+    command += ["--remount-ro", "/dev", "--remount-ro", "/proc", "--remount-ro", "/"]
     return [*command, "--chdir", cwd, "--", *argv]
 
 

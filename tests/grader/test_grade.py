@@ -151,6 +151,18 @@ def test_a_sleeping_problem_is_stopped_once_idle_long_before_the_wall_clock(make
     assert report.kills == ["idle"] and report.duration_s < 10
 
 
+def test_a_problem_waiting_for_its_own_computing_child_is_not_idle(make_handin):
+    config = replace(CONFIG, idle_seconds=1.0)
+    worker = before_forward(
+        "import os, time\nif not getattr(type(self), 'waited', False):\n    type(self).waited = True\n"
+        "    pid = os.fork()\n    if pid == 0:\n        end = time.process_time() + 2.5\n"
+        "        while time.process_time() < end:\n            pass\n        os._exit(0)\n"
+        "    os.waitpid(pid, 0)"
+    )
+    report = grade_handin(make_handin("parent", {"nn/batchnorm.py": worker}), config)
+    assert report.total == 25 and report.kills == [], report.log
+
+
 def test_memory_bomb_fails_inside_the_sandbox(make_handin):
     report = grade_handin(
         make_handin("membomb", {"nn/batchnorm.py": before_forward("x = bytearray(8 << 30)")}), CONFIG
@@ -229,6 +241,15 @@ def test_patching_the_harness_changes_nothing(make_handin):
     report = grade_handin(make_handin("harness", {"optim/adam.py": at_import(patch)}, stub=True), CONFIG)
     assert report.total == 0
     assert "never produced" in by_case(report)["linear_adam"].message
+
+
+def test_interrupting_the_launcher_changes_nothing(make_handin):
+    code = (
+        "import os, signal\n"
+        "for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGCHLD, signal.SIGHUP):\n    os.kill(1, sig)"
+    )
+    report = grade_handin(make_handin("interrupter", {"nn/batchnorm.py": at_import(code)}), CONFIG)
+    assert report.total == 25, report.log
 
 
 def test_killing_the_parent_or_its_own_group_costs_only_that_problem(make_handin):

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from grader.launch import demultiplex
 from grader.sandbox import Limits, RunResult
 
@@ -92,3 +94,17 @@ def test_nothing_after_a_problems_end_record_is_taken():
     stream = record(0, 3, json.dumps(ENDED).encode()) + record(0, 0, b"late frames")
     (run,), _ = demultiplex(sandbox(stream), 1, LIMITS)
     assert run.result == b""
+
+
+@pytest.mark.parametrize(
+    "forged",
+    [
+        b"[" * 200_000,
+        json.dumps(ENDED | {"cpu_seconds": float("nan")}).encode(),
+        json.dumps(ENDED | {"exit_code": True}).encode(),
+    ],
+    ids=["deeply-nested", "not-a-number", "a-bool-for-a-number"],
+)
+def test_end_records_that_are_not_plain_figures_are_ignored(forged):
+    (run,), problems = demultiplex(sandbox(record(0, 3, forged), exit_code=4), 1, LIMITS)
+    assert run.exit_code == 4 and problems == ["an unreadable end record of problem 0 was ignored"]
