@@ -57,6 +57,12 @@ def before_forward(code: str):
     return edit
 
 
+def costs_only_batchnorm(report) -> str:
+    """Asserts that the handin lost the BatchNorm problem and nothing else; its first test's message."""
+    assert failed(report) == BATCHNORM and report.total == points_without(BATCHNORM), report.log
+    return by_case(report)["linear_batchnorm_relu_forward_train"].message
+
+
 def at_import(code: str):
     """An edit that runs `code` when the module is imported."""
     return lambda text: code + "\n" + text
@@ -146,8 +152,7 @@ def test_a_sleeping_problem_is_stopped_once_idle_long_before_the_wall_clock(make
     config = replace(CONFIG, limits=replace(CONFIG.limits, wall_seconds=60), idle_seconds=1.0)
     sleeper = before_forward("import threading\nthreading.Event().wait()")  # blocks forever, no CPU
     report = grade_handin(make_handin("sleeper", {"nn/batchnorm.py": sleeper}), config)
-    assert failed(report) == BATCHNORM and report.total == points_without(BATCHNORM)
-    assert "waited without computing" in by_case(report)["linear_batchnorm_relu_forward_train"].message
+    assert "waited without computing" in costs_only_batchnorm(report)
     assert report.kills == ["idle"] and report.duration_s < 10
 
 
@@ -260,9 +265,7 @@ def test_killing_the_parent_or_its_own_group_costs_only_that_problem(make_handin
     )
     report = grade_handin(make_handin("killer", {"nn/batchnorm.py": at_import(code)}), CONFIG)
     # The parent is the sandbox's init, which ignores it; the group is the problem's own process.
-    assert failed(report) == BATCHNORM
-    assert "killed by signal 9" in by_case(report)["linear_batchnorm_relu_forward_train"].message
-    assert report.total == points_without(BATCHNORM)
+    assert "killed by signal 9" in costs_only_batchnorm(report)
     assert sandbox_processes_left() == []
 
 
@@ -274,9 +277,7 @@ def test_a_problem_cannot_write_into_the_channel_of_the_others(make_handin):
         "os.write(fd, bytes([1, 3, 0, 0, 0, 2]) + b'{}' * 1000)"
     )
     report = grade_handin(make_handin("forger", {"nn/batchnorm.py": at_import(code)}), CONFIG)
-    assert failed(report) == BATCHNORM
-    assert "refused with errno 13" in by_case(report)["linear_batchnorm_relu_forward_train"].message
-    assert report.total == points_without(BATCHNORM) and "garbled" not in report.log
+    assert "refused with errno 13" in costs_only_batchnorm(report) and "garbled" not in report.log
 
 
 def test_output_of_one_problem_is_capped_in_its_own_log_section(make_handin):
