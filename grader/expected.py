@@ -19,7 +19,7 @@ from grader.frames import parse_frames
 from grader.launch import run_problems
 from grader.paths import AUTOGRADER_DIR, HANDOUT_DIR, HARNESS_DIR
 from grader.reference import build_reference_mytorch
-from grader.rubric import expected_path, load_rubric
+from grader.rubric import expected_path, load_rubric, problem_cases
 from grader.sandbox import Limits, get_sandbox
 
 # Two runs on different numpy builds may differ in the last bits; a stale file differs far more.
@@ -33,9 +33,7 @@ def compute(autograder_dir: Path = AUTOGRADER_DIR, handout_dir: Path = HANDOUT_D
     with tempfile.TemporaryDirectory(prefix="reference-") as scratch:
         build_reference_mytorch(handout_dir, Path(scratch))
         host = get_sandbox("unsafe-process", warn=False)
-        problems = [
-            (problem, [test.case for test in rubric.tests_of(problem)]) for problem in rubric.PROBLEMS
-        ]
+        problems = problem_cases(rubric)
         _, runs, stream_problems = run_problems(
             host,
             sys.executable,

@@ -14,7 +14,7 @@ from grader.config import GraderConfig
 from grader.frames import parse_frames
 from grader.paths import HARNESS_DIR
 from grader.report import Report, TestResult
-from grader.rubric import load_expected, load_rubric
+from grader.rubric import load_expected, load_rubric, problem_cases
 from grader.sandbox import Mount, RunResult, get_sandbox
 from grader.sandbox.process import mark_cpu_kill
 from grader.unpack import HandinError, unpack_handin
@@ -108,14 +108,13 @@ def run_problems(sandbox, mounts: list[Mount], rubric, config: GraderConfig):
     Returns ([(results, log section, why its process was killed or None)] per problem, CPU seconds).
     """
     limits = config.limits
-    problems = [(problem, [test.case for test in rubric.tests_of(problem)]) for problem in rubric.PROBLEMS]
     sandboxed, runs, stream_problems = launch.run_problems(
         sandbox,
         f"{RUNTIME}/bin/python",
         HARNESS,
         AUTOGRADER,
         SUBMISSION,
-        problems,
+        problem_cases(rubric),
         limits,
         config.idle_seconds,
         mounts=mounts,

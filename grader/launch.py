@@ -89,10 +89,10 @@ def demultiplex(run: RunResult, count: int, limits: Limits) -> tuple[list[RunRes
                 ends.setdefault(index, end)
         elif index not in ends:
             data[index][kind] += body
+    caps = {"result": limits.result_bytes, "stdout": limits.output_bytes, "stderr": limits.output_bytes}
     runs = []
     for index in range(count):
         streams = data[index]
-        caps = {"result": limits.result_bytes, "stdout": limits.output_bytes, "stderr": limits.output_bytes}
         over = {kind: len(streams[kind]) > caps[kind] for kind in caps}
         end = ends.get(index) or {  # it never said how it ended: as the whole sandbox ended
             "exit_code": run.exit_code,

@@ -28,6 +28,11 @@ def load_rubric(autograder_dir: Path = AUTOGRADER_DIR) -> ModuleType:
     return module
 
 
+def problem_cases(rubric: ModuleType) -> list[tuple[str, list[str]]]:
+    """Each problem with the cases of its tests, in rubric order: what the launcher runs."""
+    return [(problem, [test.case for test in rubric.tests_of(problem)]) for problem in rubric.PROBLEMS]
+
+
 def expected_path(problem: str, autograder_dir: Path = AUTOGRADER_DIR) -> Path:
     return autograder_dir / "outputs" / f"{problem}.npz"
 

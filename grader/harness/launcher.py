@@ -72,7 +72,7 @@ class Problem:
         self.sent = {"result": 0, "stdout": 0, "stderr": 0}
         self.truncated = {"stdout": False, "stderr": False}
         self.killed_reason = None
-        self.ended = None  # (wait status, rusage, wall seconds) once reaped
+        self.ended = None  # (wait status, rusage) once reaped
         self.exited_at = None
         self.cpu_ticks = -1  # of its process group at the last look, and when it last grew
         self.busy_at = self.started
@@ -146,13 +146,13 @@ def finish(problem, selector):
         os.close(fd)
     problem.fds.clear()
     problem.kill_group()  # what it left running in its group (the namespace's end takes the rest)
-    status, usage, wall = problem.ended
+    status, usage = problem.ended
     end = {
         "exit_code": os.WEXITSTATUS(status) if os.WIFEXITED(status) else None,
         "signal": os.WTERMSIG(status) if os.WIFSIGNALED(status) else None,
         "killed_reason": problem.killed_reason,
         "cpu_seconds": usage.ru_utime + usage.ru_stime,
-        "wall_seconds": wall,
+        "wall_seconds": problem.exited_at - problem.started,
         "stdout_truncated": problem.truncated["stdout"],
         "stderr_truncated": problem.truncated["stderr"],
     }
@@ -170,8 +170,7 @@ def reap(problems):
             return
         problem = problems.get(pid)
         if problem is not None:
-            problem.ended = (status, usage, time.monotonic() - problem.started)
-            problem.exited_at = time.monotonic()
+            problem.ended, problem.exited_at = (status, usage), time.monotonic()
 
 
 def wake_at(problem, idle_check):
