@@ -18,7 +18,7 @@ wall-clock limit.
 What it writes to fd 3 is a sequence of records: a 6-byte header (problem index: 1 byte; kind: 1
 byte, see KINDS; length: 4 bytes big-endian), then that many bytes. The END record of a problem is
 JSON: how its process ended. Nothing here decides a score: the trusted side demultiplexes the
-stream (grader/mux.py) and re-checks everything.
+stream (grader/launch.py) and re-checks everything.
 """
 
 import contextlib
