@@ -89,9 +89,7 @@ def grade_submission(self, submission_id: int) -> None:
             return
         raise
     with session_maker() as session:
-        submissions.store_report(session, submission_id, report.to_dict())
-        stored = session.get(submissions.Submission, submission_id)
-        assignment_id, user_id = stored.assignment_id, stored.user_id
+        assignment_id, user_id = submissions.store_report(session, submission_id, report.to_dict())
     log.info(
         "graded submission %s: %s/%s",
         submission_id,
