@@ -30,11 +30,13 @@ def release_connection(session: Session) -> None:
     session.commit()
 
 
-def optional_user(
+def request_user(
     request: Request,
     session: SessionDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> User | None:
+    """The caller, by API token or else by session cookie; None if neither. No CSRF check here: the
+    JSON API checks the header (`optional_user`), and each page form checks its own hidden field."""
     if credentials is not None:
         user = users.user_for_token(session, credentials.credentials)
         if user is None:
@@ -48,11 +50,21 @@ def optional_user(
     user_id = request.session.get("user_id")
     if user_id is None:
         return None
-    if request.method not in SAFE_METHODS:  # a cookie rides along on cross-site requests: a token must too
-        check_csrf(request, request.headers.get(HEADER))
     user = session.get(User, user_id)
     release_connection(session)
     return user if user is not None and user.active else None
+
+
+def optional_user(
+    request: Request,
+    user: Annotated[User | None, Depends(request_user)],
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> User | None:
+    """The API's caller. A change made with the session cookie must carry the session's CSRF token in
+    the X-CSRF-Token header: a cookie rides along on cross-site requests, a header cannot be added."""
+    if credentials is None and user is not None and request.method not in SAFE_METHODS:
+        check_csrf(request, request.headers.get(HEADER))
+    return user
 
 
 def current_user(user: Annotated[User | None, Depends(optional_user)]) -> User:
@@ -80,6 +92,5 @@ def assignment_by_slug(slug: str, session: SessionDep) -> Assignment:
 
 
 CurrentUser = Annotated[User, Depends(current_user)]
-OptionalUser = Annotated[User | None, Depends(optional_user)]
 StaffUser = Annotated[User, Depends(staff_user)]
 AssignmentDep = Annotated[Assignment, Depends(assignment_by_slug)]

@@ -12,7 +12,7 @@ from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.csrf import FORM_FIELD, check_csrf, csrf_token
-from api.deps import optional_user
+from api.deps import request_user
 from api.models import User
 
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
@@ -24,7 +24,8 @@ class LoginRequired(Exception):
         self.next_path = next_path
 
 
-def page_user(request: Request, user: Annotated[User | None, Depends(optional_user)]) -> User:
+def page_user(request: Request, user: Annotated[User | None, Depends(request_user)]) -> User:
+    """The logged-in user of a page; a page that changes something checks its form's CSRF field."""
     if user is None:
         raise LoginRequired(request.url.path)
     return user

@@ -5,6 +5,7 @@ from __future__ import annotations
 from tests_support import tiny_handin
 
 from api.models import Role
+from api.routes import pages, similarity_pages
 
 PASSWORD = "correct horse battery staple"
 
@@ -30,12 +31,33 @@ def test_cookie_upload_without_the_csrf_header_is_refused(app_client, make_user,
     assert accepted.status_code == 202
 
 
-def test_page_forms_without_the_token_are_refused(app_client, make_user, assignment):
+PAGE_FORMS = {  # every page that takes a POST, with what its form sends (but the token)
+    "/login": {"data": {"username": "ta", "password": PASSWORD}},
+    "/logout": {},
+    "/assignments/{slug}/upload": {"files": {"file": ("handin.tar", tiny_handin())}},
+    "/assignments/{slug}/settings": {"data": {"title": "Hijacked"}},
+    "/assignments/{slug}/similarity/archives": {
+        "data": {"label": "hijack"},
+        "files": {"file": ("a.tar", tiny_handin())},
+    },
+}
+
+
+def test_every_page_form_without_the_token_is_refused(app_client, make_user, assignment):
+    """Pages are posted by plain HTML forms: each checks its hidden csrf_token field itself."""
+    posted = {
+        route.path
+        for router in (pages.router, similarity_pages.router)
+        for route in router.routes
+        if "POST" in route.methods
+    }
+    assert posted == set(PAGE_FORMS)
     logged_in(app_client, make_user, "ta", Role.ta)
-    response = app_client.post("/assignments/hw1-bonus/settings", data={"title": "Hijacked"})
-    assert response.status_code == 403
-    assert "CSRF" in response.text
+    for path, form in PAGE_FORMS.items():
+        response = app_client.post(path.format(slug="hw1-bonus"), **form)
+        assert response.status_code == 403 and "CSRF" in response.text, path
     assert app_client.get("/api/v1/assignments/hw1-bonus").json()["title"] == "HW1 Bonus"
+    assert app_client.get("/api/v1/assignments/hw1-bonus/similarity/archives").json() == []
 
 
 def test_login_form_needs_the_token_and_never_redirects_off_site(app_client, make_user):

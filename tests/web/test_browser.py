@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from service import PROJECT, run_cli
 from similarity_sources import DISGUISED, edits
+from tests_support import tar_bytes
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -221,3 +222,37 @@ def test_ta_finds_a_disguised_copy_and_compares_it_side_by_side(course, browser,
     assert len(sides) == 2 and all("mytorch/optim/adam.py" in side.inner_text() for side in sides)
     assert "self.t += 1" in page.inner_text("section.side >> nth=0")
     shot(page, "similarity-pair")
+
+
+def test_ta_changes_the_settings_from_the_settings_page(course, browser):
+    page = login(browser, course, "ta")
+    page.goto(course.url + "/assignments/hw1-bonus/settings")
+    page.fill("input[name=max_submissions]", "99")
+    page.click("form.settings button[type=submit]")
+    page.wait_for_selector("text=Saved.")
+    page.goto(course.url + "/assignments/hw1-bonus/settings")
+    assert page.input_value("input[name=max_submissions]") == "99"
+
+
+def test_student_uploads_without_javascript(course, browser, make_handin):
+    """The upload form works as a plain HTML form too: it leads to the submission's page."""
+    page = login(browser, course, "bob", java_script_enabled=False)
+    page.goto(course.url + "/assignments/hw1-bonus")
+    page.set_input_files("#handin", str(make_handin("browser-no-js", stub=True)))
+    page.click("#upload-form button[type=submit]")
+    page.wait_for_url("**/submissions/*")
+    assert page.inner_text("h1").startswith("Submission ") and "Bob Builder" in page.inner_text("h1")
+
+
+def test_ta_uploads_an_archive_of_earlier_handins_from_the_similarity_page(
+    course, browser, make_handin, tmp_path
+):
+    path = tmp_path / "f19.tar"
+    path.write_bytes(tar_bytes({"f19/dave_1_handin.tar": make_handin("browser-archive").read_bytes()}))
+    page = login(browser, course, "ta")
+    page.goto(course.url + "/assignments/hw1-bonus/similarity")
+    page.fill("input[name=label]", "fall2019")
+    page.set_input_files("input[name=file]", str(path))
+    page.click("text=Upload archive")
+    page.wait_for_url("**/assignments/hw1-bonus/similarity")
+    assert "fall2019" in page.inner_text("main")
