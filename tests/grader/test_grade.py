@@ -280,6 +280,18 @@ def test_a_problem_cannot_write_into_the_channel_of_the_others(make_handin):
     assert "refused with errno 13" in costs_only_batchnorm(report) and "garbled" not in report.log
 
 
+def test_a_forged_results_frame_is_ignored_and_grading_goes_on(make_handin):
+    """The results channel is open to the handin's code: what it writes there is parsed as untrusted
+    bytes, and a frame that is not the harness's is set aside with a note."""
+    code = (
+        "import io, os, zipfile\nbuffer = io.BytesIO()\n"
+        "with zipfile.ZipFile(buffer, 'w') as archive:\n    archive.writestr('__meta__', b'not numpy')\n"
+        "frame = buffer.getvalue()\nos.write(3, len(frame).to_bytes(8, 'big') + frame)"
+    )
+    report = grade_handin(make_handin("frame-forger", {"nn/batchnorm.py": at_import(code)}), CONFIG)
+    assert report.total == 25 and "an unreadable frame was ignored: missing metadata" in report.log
+
+
 def test_output_of_one_problem_is_capped_in_its_own_log_section(make_handin):
     spam = at_import("import sys\nfor _ in range(2000):\n    print('x' * 1000, file=sys.stderr)")
     report = grade_handin(make_handin("spammer", {"nn/batchnorm.py": spam}), CONFIG)

@@ -1,0 +1,121 @@
+"""The trusted side's parser of the results stream: whatever the sandboxed code writes there, it
+neither raises nor inflates anything, and only the first frame of each wanted case is read."""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+
+import numpy as np
+import pytest
+
+from grader.frames import MAX_FRAMES, parse_frames
+
+WANTED = {"linear_adam", "big_model_adam"}
+
+
+def npy(value) -> bytes:
+    buffer = io.BytesIO()
+    np.save(buffer, value)
+    return buffer.getvalue()
+
+
+def framed(payload: bytes) -> bytes:
+    return len(payload).to_bytes(8, "big") + payload
+
+
+def harness_frame(meta: dict, **arrays) -> bytes:
+    """A frame as the harness writes it (numpy.savez)."""
+    buffer = io.BytesIO()
+    np.savez(buffer, __meta__=np.array(json.dumps(meta)), **arrays)
+    return framed(buffer.getvalue())
+
+
+def zip_frame(members: dict[str, bytes], compression: int = zipfile.ZIP_STORED) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=compression) as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return framed(buffer.getvalue())
+
+
+def meta_member(meta) -> bytes:
+    return npy(np.array(meta if isinstance(meta, str) else json.dumps(meta)))
+
+
+def test_a_frame_as_the_harness_writes_it_is_read():
+    meta = {"case": "linear_adam", "status": "ok", "quantities": [{"name": "w", "type": "ndarray"}]}
+    records, problems = parse_frames(harness_frame(meta, w=np.arange(3.0)), WANTED)
+    assert problems == []
+    record = records["linear_adam"]
+    assert record.status == "ok" and record.recorded("w") == {"name": "w", "graded": True, "type": "ndarray"}
+    assert np.array_equal(record.arrays["w"], np.arange(3.0))
+
+
+FORGED = {
+    "not numpy arrays": ({"__meta__": b"hello"}, "missing metadata"),
+    "JSON nested beyond recursion": ({"__meta__.npy": meta_member("[" * 20000)}, "RecursionError"),
+    "an integer of 5000 digits": (
+        {"__meta__.npy": meta_member('{"case": 1' + "0" * 5000 + "}")},
+        "bad metadata",
+    ),
+    "no case": ({"__meta__.npy": meta_member({"status": "ok"})}, "bad metadata"),
+    "not a zip": ({}, None),
+}
+
+
+@pytest.mark.parametrize("name", FORGED)
+def test_forged_frames_are_ignored_with_a_reason(name):
+    members, reason = FORGED[name]
+    stream = zip_frame(members) if members else framed(b"PK\x03\x04 but not a zip")
+    records, problems = parse_frames(stream, WANTED)
+    assert records == {} and len(problems) == 1 and "unreadable frame" in problems[0]
+    assert reason is None or reason in problems[0]
+
+
+def test_odd_metadata_fields_are_dropped_not_trusted():
+    nested = []
+    for _ in range(900):  # deeper than a report's conversion to a dict could follow
+        nested = [nested]
+    meta = {
+        "case": "linear_adam",
+        "status": "ok",
+        "quantities": 5,
+        "error": ["not", "text"],
+        "where": {"file": "mytorch/optim/adam.py", "line": 3, "extra": nested},
+    }
+    record = parse_frames(harness_frame(meta), WANTED)[0]["linear_adam"]
+    assert record.quantities == [] and record.error == ""
+    assert record.where == {"file": "mytorch/optim/adam.py", "line": 3}
+    meta["where"] = {"file": "a.py", "line": True}
+    assert parse_frames(harness_frame(meta), WANTED)[0]["linear_adam"].where is None
+
+
+@pytest.mark.parametrize("compression", [zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA])
+def test_compressed_frames_are_refused_before_anything_is_inflated(compression):
+    """A frame of a few hundred bytes could otherwise inflate to gigabytes on the trusted side."""
+    members = {
+        "__meta__.npy": meta_member({"case": "linear_adam", "status": "ok"}),
+        "w.npy": npy(np.zeros(10**6)),
+    }
+    records, problems = parse_frames(zip_frame(members, compression), WANTED)
+    assert records == {} and "compressed" in problems[0]
+
+
+def test_only_the_first_frame_of_a_wanted_case_counts():
+    first = harness_frame({"case": "linear_adam", "status": "ok"}, w=np.ones(2))
+    again = harness_frame({"case": "linear_adam", "status": "ok"}, w=np.zeros(2))
+    other = harness_frame({"case": "dropout_forward", "status": "ok"}, w=np.zeros(2))
+    records, problems = parse_frames(other + first + again, WANTED)
+    assert set(records) == {"linear_adam"} and problems == []
+    assert np.array_equal(records["linear_adam"].arrays["w"], np.ones(2))
+
+
+def test_a_flood_of_frames_is_cut_off():
+    junk = harness_frame({"case": "dropout_forward", "status": "ok"})
+    late = harness_frame({"case": "linear_adam", "status": "ok"})
+    records, problems = parse_frames(junk * MAX_FRAMES + late, WANTED)
+    assert records == {} and problems == [
+        f"more than {MAX_FRAMES} frames in the results stream: the rest were ignored"
+    ]
