@@ -88,6 +88,13 @@ def grade_submission(self, submission_id: int) -> None:
             )
             return
         raise
+    except Exception as error:  # a defect of the grader: running it again would end the same way
+        with session_maker() as session:
+            submissions.mark_error(session, submission_id, f"the grader failed: {type(error).__name__}")
+        log.exception(
+            "submission %s: the grader failed", submission_id, extra={"submission_id": submission_id}
+        )
+        return
     with session_maker() as session:
         assignment_id, user_id = submissions.store_report(session, submission_id, report.to_dict())
     log.info(

@@ -189,3 +189,26 @@ def test_sleeping_handins_do_not_hold_up_the_others(course_env, tmp_path, make_h
             assert service.wait_graded(client, submission_id, timeout=60)["total"] == 0
     # Two job slots: ten sleepers cost five rounds of one time limit each (plus start-up), not thirty.
     assert elapsed < 5 * (wall + 1.5) + 10, elapsed
+
+
+def test_a_defect_of_the_grader_ends_the_job_as_an_error_not_a_stuck_submission(
+    db, assignment, make_user, monkeypatch
+):
+    """An exception the grader does not expect is not retried (it would end the same way) and does
+    not leave the submission running for the sweeper to send again and again."""
+    from tests_support import tiny_handin
+
+    from api.crud import submissions
+    from worker import tasks
+
+    def broken(archive, config):
+        raise RuntimeError("a bug in the grader")
+
+    monkeypatch.setattr(tasks, "grade_handin", broken)
+    user, _ = make_user("dora")
+    created = submissions.create(db, assignment, user, tiny_handin())
+    tasks.grade_submission.apply(args=[created.id])
+    db.expire_all()
+    stored = db.get(Submission, created.id)
+    assert (stored.status, stored.attempts) == ("error", 1)
+    assert stored.error == "the grader failed: RuntimeError"
