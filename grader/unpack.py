@@ -22,6 +22,14 @@ MIN_BYTES_FOR_RATIO = 1 << 20  # small archives (mostly tar padding) compress we
 HEADER_BYTES_PER_MEMBER = 4096  # room for tar headers, long names and padding in the decompressed stream
 MAX_NAME_CHARS = 1024
 MAX_COMPONENT_BYTES = 255
+MAX_EXTENDED_HEADER_BYTES = 64 * 1024  # a pax or GNU long-name record: long names, times, a Mac's xattrs
+EXTENDED_TYPES = (
+    tarfile.XHDTYPE,
+    tarfile.XGLTYPE,
+    tarfile.SOLARIS_XHDTYPE,
+    tarfile.GNUTYPE_LONGNAME,
+    tarfile.GNUTYPE_LONGLINK,
+)
 IGNORED_NAMES = {"__pycache__", ".DS_Store", ".git", ".ipynb_checkpoints"}
 IGNORED_SUFFIXES = (".pyc", ".pyo")
 PLAIN_TYPES = (tarfile.REGTYPE, tarfile.AREGTYPE, tarfile.CONTTYPE)
@@ -143,6 +151,32 @@ class _Budget:
         return True
 
 
+class _CheckedTarInfo(tarfile.TarInfo):
+    """Refuses, as tarfile reads the headers and before any other check sees a member, the records
+    that would make tarfile build large structures in memory: extended headers (pax, GNU long names)
+    over MAX_EXTENDED_HEADER_BYTES, and sparse files in any of their encodings (a pax sparse map of a
+    few megabytes becomes millions of Python objects)."""
+
+    def _proc_member(self, archive: tarfile.TarFile) -> tarfile.TarInfo:
+        if self.type == tarfile.GNUTYPE_SPARSE:
+            raise _sparse()
+        if self.type in EXTENDED_TYPES and self.size > MAX_EXTENDED_HEADER_BYTES:
+            raise HandinError(
+                f"{ARCHIVE} has a tar extended header of {self.size} bytes (the limit is "
+                f"{MAX_EXTENDED_HEADER_BYTES}): make it with create_tarball.sh"
+            )
+        return super()._proc_member(archive)
+
+    def _proc_gnusparse_00(self, *_) -> None:
+        raise _sparse()
+
+    _proc_gnusparse_01 = _proc_gnusparse_10 = _proc_gnusparse_00
+
+
+def _sparse() -> HandinError:
+    return HandinError(f"{ARCHIVE} contains a sparse file, which is not allowed")
+
+
 def _recognize(data: bytes) -> tuple[str, Callable[[BinaryIO], BinaryIO]] | None:
     """The compression of `data`, judged by content; a valid tar header wins, as in tarfile's "r:*"."""
     try:
@@ -181,7 +215,7 @@ def _open(data: bytes, limits: UnpackLimits) -> tuple[_Budget, tarfile.TarFile, 
     else:
         stream = _Budget(source, size_budget, lambda: _too_big(limits))
     try:
-        archive = tarfile.open(fileobj=stream, mode="r:")  # noqa: SIM115 - the caller closes it
+        archive = tarfile.open(fileobj=stream, mode="r:", tarinfo=_CheckedTarInfo)  # noqa: SIM115
     except READ_ERRORS:
         raise _not_a_tar(data, compression) from None
     return stream, archive, compression
