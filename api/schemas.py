@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from api.models import Role, Scoring, Status
 
@@ -30,6 +30,9 @@ class AssignmentOut(BaseModel):
     public_scoreboard: bool
 
 
+NULLABLE_SETTINGS = {"late_penalty_cap", "max_submissions"}  # null (or an empty field): none
+
+
 class AssignmentUpdate(BaseModel):
     """Changed settings; date-times without a zone are taken as UTC."""
 
@@ -38,16 +41,28 @@ class AssignmentUpdate(BaseModel):
     late_deadline_at: datetime | None = None
     late_penalty_per_day: float | None = Field(None, ge=0, le=1)
     late_penalty_cap: float | None = Field(None, ge=0, le=1)
-    max_submissions: int | None = Field(None, ge=1)
+    max_submissions: int | None = Field(None, ge=1, le=2**31 - 1)
     scoring: Scoring | None = None
     public_scoreboard: bool | None = None
 
     @field_validator("due_at", "late_deadline_at")
     @classmethod
     def as_utc(cls, value: datetime | None) -> datetime | None:
-        if value is not None and value.tzinfo is None:
-            return value.replace(tzinfo=UTC)
-        return value
+        if value is None:
+            return None
+        try:
+            return (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(UTC)
+        except OverflowError:
+            raise ValueError("date out of range") from None
+
+    @model_validator(mode="after")
+    def required_settings_stay_set(self) -> AssignmentUpdate:
+        emptied = sorted(
+            name for name in self.model_fields_set - NULLABLE_SETTINGS if getattr(self, name) is None
+        )
+        if emptied:
+            raise ValueError(f"{', '.join(emptied)} cannot be empty")
+        return self
 
 
 class TestScoreOut(BaseModel):

@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.models import Assignment
+from api.schemas import AssignmentUpdate
 
 DAY_S = 86400.0
 
@@ -19,6 +20,17 @@ def get(session: Session, slug: str) -> Assignment | None:
 
 def all_assignments(session: Session) -> list[Assignment]:
     return list(session.scalars(select(Assignment).order_by(Assignment.due_at)))
+
+
+def update(session: Session, assignment: Assignment, changes: AssignmentUpdate) -> None:
+    """Applies changed settings; ValueError (nothing changed) if the late deadline would end up
+    before the due date."""
+    values = changes.model_dump(exclude_unset=True)
+    if values.get("late_deadline_at", assignment.late_deadline_at) < values.get("due_at", assignment.due_at):
+        raise ValueError("the late deadline cannot be before the due date")
+    for field, value in values.items():
+        setattr(assignment, field, value)
+    session.commit()
 
 
 def late_days(assignment: Assignment, at: datetime) -> int:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, HTTPException, status
 
 from api.crud import assignments
 from api.deps import AssignmentDep, CurrentUser, SessionDep, StaffUser
@@ -26,7 +26,8 @@ def update_assignment(
     changes: AssignmentUpdate, assignment: AssignmentDep, user: StaffUser, session: SessionDep
 ):
     """Change deadlines, limits, penalty or scoring (course staff)."""
-    for field, value in changes.model_dump(exclude_unset=True).items():
-        setattr(assignment, field, value)
-    session.commit()
+    try:
+        assignments.update(session, assignment, changes)
+    except ValueError as error:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(error)) from None
     return assignment

@@ -17,7 +17,7 @@ from api.csrf import check_csrf
 from api.deps import SessionDep, SubmissionId, assignment_by_slug
 from api.routes.auth import client_address
 from api.routes.submissions import accept_upload
-from api.schemas import AssignmentUpdate
+from api.schemas import NULLABLE_SETTINGS, AssignmentUpdate
 from api.web import CheckedForm, PageUser, StaffPageUser, render
 from grader.unpack import read_handin_files
 
@@ -256,17 +256,15 @@ def settings_page(slug: str, request: Request, user: StaffPageUser, session: Ses
 @router.post("/assignments/{slug}/settings")
 def save_settings(slug: str, request: Request, user: StaffPageUser, session: SessionDep, form: CheckedForm):
     assignment = assignment_by_slug(slug, session)
-    fields = {
-        key: (value if value != "" else None)
+    fields = {  # an emptied field means "none" where that is allowed, and "unchanged" elsewhere
+        key: value or None
         for key, value in form.items()
-        if key in AssignmentUpdate.model_fields
+        if key in AssignmentUpdate.model_fields and (value != "" or key in NULLABLE_SETTINGS)
     }
     fields["public_scoreboard"] = "public_scoreboard" in form
     try:
-        changes = AssignmentUpdate(**fields)
-        if changes.due_at and changes.late_deadline_at and changes.late_deadline_at < changes.due_at:
-            raise ValueError("the late deadline cannot be before the due date")
-    except (ValidationError, ValueError) as error:
+        assignments.update(session, assignment, AssignmentUpdate(**fields))
+    except ValueError as error:  # pydantic's ValidationError included
         message = (
             "; ".join(e["msg"] for e in error.errors()) if isinstance(error, ValidationError) else str(error)
         )
@@ -276,10 +274,6 @@ def save_settings(slug: str, request: Request, user: StaffPageUser, session: Ses
             {"user": user, "assignment": assignment, "error": message},
             status_code=400,
         )
-    for field, value in changes.model_dump(exclude_unset=True).items():
-        if value is not None or field in ("max_submissions", "late_penalty_cap"):
-            setattr(assignment, field, value)
-    session.commit()
     return render(request, "settings.html", {"user": user, "assignment": assignment, "saved": True})
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from tests_support import tiny_handin
 
 from api.crud import submissions
@@ -93,6 +94,33 @@ def test_ta_sees_scoreboard_and_can_change_settings(as_user, assignment):
     changed = ta.patch("/api/v1/assignments/hw1-bonus", json={"max_submissions": 7, "scoring": "best"})
     assert changed.status_code == 200 and changed.json()["max_submissions"] == 7
     assert changed.json()["scoring"] == "best"
+
+
+@pytest.mark.parametrize(
+    "change, reason",
+    [
+        ({"due_at": None}, "due_at cannot be empty"),
+        ({"title": None, "scoring": None}, "scoring, title cannot be empty"),
+        ({"public_scoreboard": None}, "public_scoreboard cannot be empty"),
+        ({"due_at": "0001-01-01T00:00:00+01:00"}, "date out of range"),
+        ({"late_deadline_at": "2000-01-01T00:00:00Z"}, "the late deadline cannot be before the due date"),
+    ],
+)
+def test_settings_that_cannot_hold_are_refused_and_change_nothing(as_user, assignment, change, reason):
+    ta = as_user("ta", Role.ta)
+    before = ta.get("/api/v1/assignments/hw1-bonus").json()
+    refused = ta.patch("/api/v1/assignments/hw1-bonus", json=change)
+    assert refused.status_code == 422 and reason in refused.text
+    assert ta.get("/api/v1/assignments/hw1-bonus").json() == before
+
+
+def test_emptying_the_optional_settings_means_none(as_user, assignment):
+    ta = as_user("ta", Role.ta)
+    changed = ta.patch(
+        "/api/v1/assignments/hw1-bonus", json={"max_submissions": None, "late_penalty_cap": None}
+    )
+    assert changed.status_code == 200
+    assert (changed.json()["max_submissions"], changed.json()["late_penalty_cap"]) == (None, None)
 
 
 def test_a_username_with_a_nul_byte_is_a_wrong_login_not_a_server_error(app_client, make_user):
