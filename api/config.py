@@ -6,10 +6,13 @@ case, e.g. DATABASE_URL=postgresql+psycopg://user@host/db BROKER_URL=redis://hos
 
 from __future__ import annotations
 
+import os
+import secrets
+import tempfile
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from grader.paths import RUNTIMES_DIR
@@ -27,9 +30,8 @@ class Settings(BaseSettings):
     grading_queue: str = "grading"  # the broker queue the workers consume
 
     # Web
-    secret_key: str = Field(
-        "dev-insecure-change-me", description="signs session cookies; set it in production"
-    )
+    secret_key: str = Field("", description="signs session cookies; unset: a random one in secret_key_file")
+    secret_key_file: Path = VAR_DIR / "secret_key"
     session_max_age_s: int = 8 * 3600
     secure_cookies: bool = False  # set True behind HTTPS
     public_url: str = "http://127.0.0.1:8000"
@@ -60,9 +62,31 @@ class Settings(BaseSettings):
     sweep_interval_s: int = 30
     broker_visibility_timeout_s: int = 3600  # Redis: an unacknowledged job is delivered again after this
 
+    @model_validator(mode="after")
+    def _session_key(self) -> Settings:
+        if not self.secret_key:
+            self.secret_key = local_secret(self.secret_key_file)
+        return self
+
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+
+def local_secret(path: Path) -> str:
+    """A random key kept in `path`, made on first use and readable by its owner only: one install has
+    one key (shared by its processes, kept across restarts), and no two installs share one."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False) as draft:  # mode 0600
+            draft.write(secrets.token_hex(32))
+        try:
+            os.link(draft.name, path)  # all or nothing: a process starting meanwhile reads a whole key
+        except FileExistsError:
+            pass
+        finally:
+            os.unlink(draft.name)
+    return path.read_text().strip()
 
 
 @lru_cache

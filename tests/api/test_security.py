@@ -128,3 +128,19 @@ def test_nul_characters_are_refused_at_the_door_not_sent_to_postgresql(as_user, 
         assert response.status_code == 400 and "NUL" in response.json()["detail"], url
     assert ta.patch("/api/v1/assignments/hw1-bonus", json={"title": "a\x00b"}).status_code == 422
     assert ta.get("/api/v1/assignments/hw1-bonus/similarity?q=alice").status_code == 200
+
+
+def test_without_a_secret_key_each_install_makes_its_own(tmp_path, monkeypatch):
+    """No built-in key signs the session cookies (one would let anyone forge a TA's session): unset,
+    a random key is made on first use, kept for the install's processes, readable by its owner only."""
+    import stat
+
+    from api.config import Settings
+
+    monkeypatch.delenv("SECRET_KEY", raising=False)
+    first = Settings(_env_file=None, secret_key_file=tmp_path / "one" / "secret_key")
+    again = Settings(_env_file=None, secret_key_file=tmp_path / "one" / "secret_key")
+    other = Settings(_env_file=None, secret_key_file=tmp_path / "two" / "secret_key")
+    assert len(first.secret_key) == 64 and first.secret_key == again.secret_key != other.secret_key
+    assert stat.S_IMODE((tmp_path / "one" / "secret_key").stat().st_mode) == 0o600
+    assert Settings(_env_file=None, secret_key="set by the operator").secret_key == "set by the operator"
