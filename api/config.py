@@ -65,7 +65,10 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _session_key(self) -> Settings:
         if not self.secret_key:
-            self.secret_key = local_secret(self.secret_key_file)
+            try:
+                self.secret_key = local_secret(self.secret_key_file)
+            except OSError as error:
+                raise ValueError(f"set SECRET_KEY: it is unset and {error}") from None
         return self
 
     @property

@@ -144,3 +144,14 @@ def test_without_a_secret_key_each_install_makes_its_own(tmp_path, monkeypatch):
     assert len(first.secret_key) == 64 and first.secret_key == again.secret_key != other.secret_key
     assert stat.S_IMODE((tmp_path / "one" / "secret_key").stat().st_mode) == 0o600
     assert Settings(_env_file=None, secret_key="set by the operator").secret_key == "set by the operator"
+
+
+def test_without_a_secret_key_or_a_place_to_keep_one_the_service_says_what_to_set(tmp_path, monkeypatch):
+    import pydantic
+
+    from api.config import Settings
+
+    monkeypatch.delenv("SECRET_KEY", raising=False)
+    (tmp_path / "var").write_text("a file where the folder should be")
+    with pytest.raises(pydantic.ValidationError, match="set SECRET_KEY: it is unset and"):
+        Settings(_env_file=None, secret_key_file=tmp_path / "var" / "secret_key")
