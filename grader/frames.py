@@ -88,11 +88,13 @@ def _parse_frame(payload: bytes, wanted: Set[str]) -> CaseRecord | None:
         meta = _metadata(npz["__meta__"] if "__meta__" in npz.files else None)
         if meta["case"] not in wanted:
             return None
-        arrays = {}
-        for name in npz.files:
-            value = npz[name] if name != "__meta__" else None
-            if isinstance(value, np.ndarray) and value.dtype.kind in "biuf":
-                arrays[name] = value
+        arrays = {
+            name: value
+            for name in npz.files
+            if name != "__meta__"
+            and isinstance(value := npz[name], np.ndarray)
+            and value.dtype.kind in "biuf"
+        }
     quantities = meta.get("quantities")
     return CaseRecord(
         case=meta["case"],

@@ -242,22 +242,7 @@ def store_report(session: Session, submission_id: int, report: dict) -> tuple[in
     session.execute(delete(TestScore).where(TestScore.submission_id == submission_id))
     session.execute(
         insert(TestScore),
-        [
-            {
-                "submission_id": submission_id,
-                "position": position,
-                "name": test["name"],
-                "autolab": test["autolab"],
-                "problem": test["problem"],
-                "points": test["points"],
-                "max_points": test["max_points"],
-                "passed": test["passed"],
-                "message": test["message"],
-                "where_file": (test.get("where") or {}).get("file"),
-                "where_line": (test.get("where") or {}).get("line"),
-            }
-            for position, test in enumerate(report["tests"])
-        ],
+        [score_row(submission_id, position, test) for position, test in enumerate(report["tests"])],
     )
     owner = session.execute(
         update(Submission)
@@ -278,6 +263,24 @@ def store_report(session: Session, submission_id: int, report: dict) -> tuple[in
     ).one()
     session.commit()
     return owner.assignment_id, owner.user_id
+
+
+def score_row(submission_id: int, position: int, test: dict) -> dict:
+    """The test_scores row of one test of a report."""
+    where = test.get("where") or {}
+    return {
+        "submission_id": submission_id,
+        "position": position,
+        "name": test["name"],
+        "autolab": test["autolab"],
+        "problem": test["problem"],
+        "points": test["points"],
+        "max_points": test["max_points"],
+        "passed": test["passed"],
+        "message": test["message"],
+        "where_file": where.get("file"),
+        "where_line": where.get("line"),
+    }
 
 
 def mark_error(session: Session, submission_id: int, message: str) -> None:
