@@ -185,6 +185,14 @@ def assignment_upsert(
         )
 
 
+@app.command("rotate-secret")
+def rotate_secret(slug: str) -> None:
+    """Draw new hidden test instances for an assignment (scores stay until regraded)."""
+    with session() as db:
+        name = assignments.rotate_secret(db, need_assignment(db, slug))
+    console.print(f"{slug} now grades on instances {name}; regrade to score earlier handins on them")
+
+
 @app.command()
 def regrade(
     slug: str = typer.Argument(None), submission: int = typer.Option(None, help="one submission id")

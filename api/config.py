@@ -60,6 +60,7 @@ class Settings(BaseSettings):
     requeue_after_s: int = 120  # queued this long without being picked up: send the task again
     stuck_after_s: int = 600  # running this long: the worker died; grade again
     sweep_interval_s: int = 30
+    max_sweeps: int = 3  # a job lost this many times more ends as an error on our side
     broker_visibility_timeout_s: int = 3600  # Redis: an unacknowledged job is delivered again after this
 
     @model_validator(mode="after")

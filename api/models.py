@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import enum
+import re
+import secrets
 from datetime import UTC, datetime
 
 from sqlalchemy import (
@@ -43,6 +45,48 @@ class UTCDateTime(TypeDecorator):
         if value is not None and value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value
+
+
+UNSTORABLE = re.compile("[\x00\ud800-\udfff]")  # NUL (PostgreSQL refuses it) and lone surrogates (not UTF-8)
+
+
+def storable(text: str, limit: int) -> str:
+    """`text` as every database can store it: NUL and surrogates replaced by U+FFFD, at most `limit`
+    characters. What a handin prints or raises reaches the database, and a single NUL once left a
+    submission `running` forever (PostgreSQL refused the report, the sweeper ran it again and again)."""
+    return UNSTORABLE.sub("\ufffd", text[:limit])
+
+
+class StorableText(TypeDecorator):
+    """A Text column whose values go through `storable`: the one place where text reaches the database."""
+
+    impl = Text
+    cache_ok = True
+
+    def __init__(self, limit: int):
+        super().__init__()
+        self.limit = limit
+
+    def process_bind_param(self, value, dialect):
+        return None if value is None else storable(value, self.limit)
+
+
+class StorableString(TypeDecorator):
+    """A String(length) column whose values go through `storable`, capped at its length."""
+
+    impl = String
+    cache_ok = True
+
+    def __init__(self, length: int):
+        super().__init__(length)
+        self.limit = length
+
+    def process_bind_param(self, value, dialect):
+        return None if value is None else storable(value, self.limit)
+
+
+def new_grading_secret() -> str:
+    return secrets.token_hex(32)
 
 
 class Base(DeclarativeBase):
@@ -119,6 +163,9 @@ class Assignment(Base):
     max_score: Mapped[float] = mapped_column(Float, default=25.0)
     runtime: Mapped[str] = mapped_column(String(64), default="default")
     public_scoreboard: Mapped[bool] = mapped_column(Boolean, default=True)
+    # The hidden instances are drawn from it (grader/instances.py). Never shown to students, never
+    # sent into a sandbox; staff rotate it (a new one, new instances) from the settings page or CLI.
+    grading_secret: Mapped[str] = mapped_column(String(64), default=new_grading_secret)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -153,13 +200,14 @@ class Submission(Base):
     late_days: Mapped[int] = mapped_column(Integer, default=0)
     total: Mapped[float | None] = mapped_column(Float)  # raw points, before any late penalty
     max_score: Mapped[float] = mapped_column(Float, default=25.0)
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-    log: Mapped[str] = mapped_column(Text, default="")
-    error: Mapped[str] = mapped_column(Text, default="")
-    runtime: Mapped[dict] = mapped_column(JSON, default=dict)  # python, numpy, scipy, sandbox
+    attempts: Mapped[int] = mapped_column(Integer, default=0)  # times a worker took it up, regrades too
+    sweeps: Mapped[int] = mapped_column(Integer, default=0)  # times the sweeper sent its job again
+    log: Mapped[str] = mapped_column(StorableText(512 << 10), default="")
+    error: Mapped[str] = mapped_column(StorableText(4000), default="")
+    runtime: Mapped[dict] = mapped_column(JSON, default=dict)  # python, numpy, scipy, sandbox, instances
     duration_s: Mapped[float | None] = mapped_column(Float)
     cpu_s: Mapped[float | None] = mapped_column(Float)
-    sandbox_kills: Mapped[str | None] = mapped_column(String(200))  # e.g. "wall-clock,cpu"; None if none
+    sandbox_kills: Mapped[str | None] = mapped_column(StorableString(200))  # e.g. "wall-clock,cpu"
 
     user: Mapped[User] = relationship()
     assignment: Mapped[Assignment] = relationship()
@@ -190,14 +238,14 @@ class TestScore(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id", ondelete="CASCADE"), index=True)
     position: Mapped[int] = mapped_column(Integer)
-    name: Mapped[str] = mapped_column(String(200))
-    autolab: Mapped[str] = mapped_column(String(200))
-    problem: Mapped[str] = mapped_column(String(32))
+    name: Mapped[str] = mapped_column(StorableString(200))
+    autolab: Mapped[str] = mapped_column(StorableString(200))
+    problem: Mapped[str] = mapped_column(StorableString(32))
     points: Mapped[float] = mapped_column(Float)
     max_points: Mapped[float] = mapped_column(Float)
     passed: Mapped[bool] = mapped_column(Boolean)
-    message: Mapped[str] = mapped_column(Text, default="")
-    where_file: Mapped[str | None] = mapped_column(String(300))
+    message: Mapped[str] = mapped_column(StorableText(16 << 10), default="")
+    where_file: Mapped[str | None] = mapped_column(StorableString(300))
     where_line: Mapped[int | None] = mapped_column(Integer)
 
     submission: Mapped[Submission] = relationship(back_populates="scores")
@@ -224,8 +272,8 @@ class SimilarityArchive(Base):
     )
     handins_total: Mapped[int | None] = mapped_column(Integer)
     handins_indexed: Mapped[int] = mapped_column(Integer, default=0)
-    skipped: Mapped[str] = mapped_column(Text, default="")  # handins that could not be read, and why
-    error: Mapped[str] = mapped_column(Text, default="")
+    skipped: Mapped[str] = mapped_column(StorableText(64 << 10), default="")  # unreadable handins, and why
+    error: Mapped[str] = mapped_column(StorableText(4000), default="")
     heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # the indexing run's last sign of life
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -243,7 +291,7 @@ class SimilarityDocument(Base):
     archive_id: Mapped[int | None] = mapped_column(
         ForeignKey("similarity_archives.id", ondelete="CASCADE"), index=True
     )
-    label: Mapped[str] = mapped_column(Text)  # the username, or "<archive label>/<handin name>"
+    label: Mapped[str] = mapped_column(StorableText(1000))  # the username, or "<archive label>/<handin name>"
     blob_sha256: Mapped[str] = mapped_column(ForeignKey("blobs.sha256"))
     fingerprint_count: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -263,7 +311,7 @@ class SimilarityFingerprint(Base):
         ForeignKey("similarity_documents.id", ondelete="CASCADE"), index=True
     )
     hash: Mapped[int] = mapped_column(BigInteger)
-    file: Mapped[str] = mapped_column(Text)  # as long as the unpacker allows
+    file: Mapped[str] = mapped_column(StorableText(2000))  # as long as the unpacker allows
     first_line: Mapped[int] = mapped_column(Integer)
     last_line: Mapped[int] = mapped_column(Integer)
 

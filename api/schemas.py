@@ -207,3 +207,9 @@ class SimilarityArchiveOut(BaseModel):
     skipped: str
     error: str
     created_at: datetime
+
+
+class Instances(BaseModel):
+    """The hidden test instances an assignment grades on, by name (the secret is never shown)."""
+
+    instances: str

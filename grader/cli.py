@@ -34,14 +34,29 @@ def grade(
     sandbox: str = typer.Option("bwrap", help="bwrap, docker or unsafe-process (development only)"),
     runtime: str = typer.Option("default", help="sandbox runtime (see `runtime list`)"),
     wall_seconds: float = typer.Option(60.0, help="wall-clock limit per problem"),
+    secret: str | None = typer.Option(
+        None,
+        envvar="GRADER_SECRET",
+        help="grade on the hidden instances of this secret (the same secret gives the same instances); "
+        "default: a new random secret each run",
+    ),
+    public: bool = typer.Option(
+        False, "--public", help="grade on the handout's published instances, as ./grade.sh 1b does"
+    ),
 ) -> None:
     """Grade one handin. Exits 0 whenever a report was produced, whatever the score."""
+    import secrets
     from dataclasses import replace
 
     from grader.sandbox import Limits
 
+    if public and secret is not None:
+        raise typer.BadParameter("--public and --secret exclude each other")
     config = GraderConfig(
-        sandbox=sandbox, runtime=runtime, limits=replace(Limits(), wall_seconds=wall_seconds)
+        sandbox=sandbox,
+        runtime=runtime,
+        limits=replace(Limits(), wall_seconds=wall_seconds),
+        secret=None if public else (secret.encode() if secret is not None else secrets.token_bytes(32)),
     )
     try:
         report = grade_handin(handin, config)

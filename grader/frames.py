@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import struct
 import zipfile
 from collections.abc import Set
 from dataclasses import dataclass, field
@@ -11,7 +12,14 @@ from dataclasses import dataclass, field
 import numpy as np
 
 MAX_META_CHARS = 64 << 10
-MAX_FRAMES = 64  # the harness writes one frame per case, and a problem has a handful of cases
+MAX_FRAMES = 16  # the harness writes one frame per case, and a problem has at most four cases
+# What numpy.savez writes for one case: a few dozen arrays (the largest case records 36) and a
+# directory of a few KiB. Anything past these bounds is refused before zipfile or numpy parse it,
+# so the trusted side's work per frame stays small whatever a handin forges (a frame of 100,000
+# tiny arrays took seconds of CPU to list).
+MAX_MEMBERS = 256
+MAX_DIRECTORY_BYTES = 256 * 400
+END_RECORD = struct.Struct("<4s4H2LH")  # the zip's end of central directory, 22 bytes
 
 
 @dataclass
@@ -40,6 +48,7 @@ def parse_frames(data: bytes, wanted: set[str]) -> tuple[dict[str, CaseRecord], 
     records: dict[str, CaseRecord] = {}
     problems: list[str] = []
     offset = frames = 0
+    data = memoryview(data)  # frames are looked at in place: only a plausible one is copied
     while offset < len(data):
         if frames == MAX_FRAMES:
             problems.append(f"more than {MAX_FRAMES} frames in the results stream: the rest were ignored")
@@ -64,7 +73,7 @@ def parse_frames(data: bytes, wanted: set[str]) -> tuple[dict[str, CaseRecord], 
     return records, problems
 
 
-def parse_frame(payload: bytes, wanted: Set[str]) -> CaseRecord | None:
+def parse_frame(payload: bytes | memoryview, wanted: Set[str]) -> CaseRecord | None:
     """One .npz frame -> its CaseRecord, or None if its case is not in `wanted` (its arrays are then
     never read). Anything malformed raises FrameError."""
     try:
@@ -75,7 +84,26 @@ def parse_frame(payload: bytes, wanted: Set[str]) -> CaseRecord | None:
         raise FrameError(f"{type(error).__name__}: {str(error)[:200]}") from None
 
 
-def _parse_frame(payload: bytes, wanted: Set[str]) -> CaseRecord | None:
+def check_layout(payload: bytes | memoryview) -> None:
+    """Refuses, from the zip's end record and directory bytes alone, a frame that is not as small and
+    plain as the ones numpy.savez writes: no comment, no zip64 directory, at most MAX_MEMBERS members."""
+    if (
+        len(payload) < END_RECORD.size
+        or bytes(payload[-END_RECORD.size : -END_RECORD.size + 4]) != b"PK\x05\x06"
+    ):
+        raise FrameError("no zip end record where numpy.savez puts it")
+    _, _, _, _, entries, size, offset, _ = END_RECORD.unpack(payload[-END_RECORD.size :])
+    if bytes(payload[-END_RECORD.size - 20 : -END_RECORD.size - 16]) == b"PK\x06\x07":
+        raise FrameError("a zip64 directory")
+    if entries > MAX_MEMBERS or size > MAX_DIRECTORY_BYTES:
+        raise FrameError(f"more than {MAX_MEMBERS} members")
+    if bytes(payload[offset : offset + size]).count(b"PK\x01\x02") > MAX_MEMBERS:  # zipfile reads by size
+        raise FrameError(f"more than {MAX_MEMBERS} members")
+
+
+def _parse_frame(payload: bytes | memoryview, wanted: Set[str]) -> CaseRecord | None:
+    check_layout(payload)
+    payload = bytes(payload)
     with zipfile.ZipFile(io.BytesIO(payload)) as archive:
         # The harness stores its arrays uncompressed (numpy.savez): nothing here inflates beyond the
         # frame's own bytes, and a frame that says otherwise is not the harness's.
@@ -84,6 +112,9 @@ def _parse_frame(payload: bytes, wanted: Set[str]) -> CaseRecord | None:
             for member in archive.infolist()
         ):
             raise FrameError("compressed or inconsistent members")
+        meta = next((member for member in archive.infolist() if member.filename == "__meta__.npy"), None)
+        if meta is not None and meta.file_size > 4 * MAX_META_CHARS + 256:  # numpy stores UCS-4
+            raise FrameError("metadata too large")
     with np.load(io.BytesIO(payload), allow_pickle=False) as npz:
         meta = _metadata(npz["__meta__"] if "__meta__" in npz.files else None)
         if meta["case"] not in wanted:

@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import tempfile
 import time
 from pathlib import Path
 
-from grader import launch, runtime
+from grader import expected, launch, runtime
 from grader.compare import compare_test
 from grader.config import GraderConfig
 from grader.frames import parse_frames
+from grader.instances import case_seeds, fingerprint, problem_cases
 from grader.paths import HARNESS_DIR
 from grader.report import Report, TestResult
-from grader.rubric import load_expected, load_rubric, problem_cases
+from grader.rubric import load_rubric
 from grader.sandbox import Mount, RunResult, get_sandbox
 from grader.sandbox.process import mark_cpu_kill
 from grader.unpack import HandinError, unpack_handin
@@ -50,7 +52,12 @@ def grade_handin(archive: Path, config: GraderConfig | None = None) -> Report:
         versions = runtime.manifest(config.runtime, config.runtimes_dir)
     except runtime.RuntimeMissing as error:
         raise GraderError(str(error)) from error
-    runtime_info = {key: versions[key] for key in ("python", "numpy", "scipy")} | {"name": config.runtime}
+    runtime_info = {key: versions[key] for key in ("python", "numpy", "scipy")} | {
+        "name": config.runtime,
+        "instances": fingerprint(config.secret),
+    }
+    seeds = case_seeds(rubric, config.secret)
+    answers = answers_for(seeds, config, versions)
 
     with tempfile.TemporaryDirectory(prefix="handin-") as scratch:
         submission = Path(scratch) / "submission"
@@ -79,11 +86,11 @@ def grade_handin(archive: Path, config: GraderConfig | None = None) -> Report:
         sandbox = sandbox_for(config)
         mounts = [
             Mount(runtime.runtime_dir(config.runtime, config.runtimes_dir), RUNTIME),
-            Mount(config.autograder_dir, AUTOGRADER),
+            Mount(test_code(config.autograder_dir, Path(scratch) / "autograder"), AUTOGRADER),
             Mount(HARNESS_DIR, HARNESS),
             Mount(submission, SUBMISSION),
         ]
-        outcomes, cpu = run_problems(sandbox, mounts, rubric, config)
+        outcomes, cpu = run_problems(sandbox, mounts, rubric, seeds, answers, config)
     tests = [result for results, _, _ in outcomes for result in results]
     log_parts += [log for _, log, _ in outcomes]
     kills = [kill for _, _, kill in outcomes if kill]
@@ -100,7 +107,33 @@ def grade_handin(archive: Path, config: GraderConfig | None = None) -> Report:
     )
 
 
-def run_problems(sandbox, mounts: list[Mount], rubric, config: GraderConfig):
+def answers_for(seeds: dict[str, int], config: GraderConfig, versions: dict) -> expected.Answers:
+    """The reference's answers on these instances, computed on the trusted side with the runtime's
+    own interpreter (so with the numpy the student's code runs on)."""
+    python = runtime.runtime_dir(config.runtime, config.runtimes_dir) / "bin" / "python"
+    try:
+        return expected.answers(seeds, str(python), f"{config.runtime}:{sorted(versions.items())}")
+    except expected.ReferenceFailed as error:
+        raise GraderError(str(error)) from error
+
+
+def test_code(autograder_dir: Path, destination: Path) -> Path:
+    """A copy of the autograder's code (the cases, their helpers, the rubric) for the sandbox: never
+    its outputs/ folder, whose published answers are those of the handout's instances."""
+    destination.mkdir(mode=0o755)
+    for source in autograder_dir.glob("*.py"):
+        shutil.copyfile(source, destination / source.name)
+    return destination
+
+
+def run_problems(
+    sandbox,
+    mounts: list[Mount],
+    rubric,
+    seeds: dict[str, int],
+    answers: expected.Answers,
+    config: GraderConfig,
+):
     """Runs every problem in one sandbox, side by side, each in a process of its own with its own
     time limit (the launcher forks them after one numpy import): a hang costs one time limit, not
     three, and a crash only its problem.
@@ -114,7 +147,7 @@ def run_problems(sandbox, mounts: list[Mount], rubric, config: GraderConfig):
         HARNESS,
         AUTOGRADER,
         SUBMISSION,
-        problem_cases(rubric),
+        problem_cases(rubric, seeds),
         limits,
         config.idle_seconds,
         mounts=mounts,
@@ -128,9 +161,10 @@ def run_problems(sandbox, mounts: list[Mount], rubric, config: GraderConfig):
         mark_cpu_kill(problem_run, limits)
         problem_tests = rubric.tests_of(problem)
         records, frame_problems = parse_frames(problem_run.result, {test.case for test in problem_tests})
-        expected = load_expected(problem, config.autograder_dir)
         missing = missing_reason(problem_run, limits.wall_seconds)
-        results = [compare_test(test, records.get(test.case), expected, missing) for test in problem_tests]
+        results = [
+            compare_test(test, records.get(test.case), answers[problem], missing) for test in problem_tests
+        ]
         log = problem_log(problem, problem_run, records, results, stream_problems + frame_problems)
         outcomes.append((results, log, problem_run.killed_reason))
     return outcomes, sandboxed.cpu_seconds

@@ -1,7 +1,9 @@
-"""The assignment's rubric and expected answers, read from the handout's autograder folder.
+"""The assignment's rubric, and the published expected answers, read from the handout's autograder folder.
 
 The handout's `rubric.py` is the one definition of the tests, points and
-tolerances; the local autograder and the service both read it.
+tolerances; the local autograder and the service both read it. The published answers (of the
+handout's SEED) are for the local autograder; the service grades on hidden instances
+(grader/instances.py) whose answers grader/expected.py computes.
 """
 
 from __future__ import annotations
@@ -28,17 +30,12 @@ def load_rubric(autograder_dir: Path = AUTOGRADER_DIR) -> ModuleType:
     return module
 
 
-def problem_cases(rubric: ModuleType) -> list[tuple[str, list[str]]]:
-    """Each problem with the cases of its tests, in rubric order: what the launcher runs."""
-    return [(problem, [test.case for test in rubric.tests_of(problem)]) for problem in rubric.PROBLEMS]
-
-
 def expected_path(problem: str, autograder_dir: Path = AUTOGRADER_DIR) -> Path:
     return autograder_dir / "outputs" / f"{problem}.npz"
 
 
 @cache
 def load_expected(problem: str, autograder_dir: Path = AUTOGRADER_DIR) -> dict[str, np.ndarray]:
-    """The reference's recorded quantities of one problem, keyed `case/name`, in recording order."""
+    """The published answers of one problem, keyed `case/name`, in recording order."""
     with np.load(expected_path(problem, autograder_dir), allow_pickle=False) as data:
         return {key: data[key] for key in data.files}

@@ -9,12 +9,12 @@ from datetime import timedelta
 from pathlib import Path
 
 from sqlalchemy import select
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from api.config import get_settings
 from api.crud import similarity, submissions
 from api.db import session_factory
-from api.models import Assignment, SimilarityArchive, utcnow
+from api.models import Assignment, SimilarityArchive, Status, utcnow
 from grader.config import GraderConfig
 from grader.grade import GraderError, grade_handin
 from grader.sandbox import Limits
@@ -41,6 +41,7 @@ def grader_config(assignment: Assignment) -> GraderConfig:
         limits=limits,
         idle_seconds=settings.sandbox_idle_seconds,
         sandbox_options=options,
+        secret=bytes.fromhex(assignment.grading_secret),
     )
 
 
@@ -95,8 +96,22 @@ def grade_submission(self, submission_id: int) -> None:
             "submission %s: the grader failed", submission_id, extra={"submission_id": submission_id}
         )
         return
-    with session_maker() as session:
-        assignment_id, user_id = submissions.store_report(session, submission_id, report.to_dict())
+    try:
+        with session_maker() as session:
+            assignment_id, user_id = submissions.store_report(session, submission_id, report.to_dict())
+    except OperationalError:
+        raise  # the database is away: the job is tried again
+    except SQLAlchemyError as error:  # the report itself: never leave the submission running
+        with session_maker() as session:
+            submissions.mark_error(
+                session, submission_id, f"the report could not be stored: {type(error).__name__}"
+            )
+        log.exception(
+            "submission %s: the report could not be stored",
+            submission_id,
+            extra={"submission_id": submission_id},
+        )
+        return
     log.info(
         "graded submission %s: %s/%s",
         submission_id,
@@ -118,9 +133,16 @@ def sweep() -> int:
             now - timedelta(seconds=settings.requeue_after_s),
             now - timedelta(seconds=settings.stuck_after_s),
         )
+        given_up = []
         for submission_id in ids:
             submission = session.get(submissions.Submission, submission_id)
-            submissions.requeue(session, submission)
+            lost = submission.status == Status.running  # taken up, then its worker went away
+            if lost and submission.sweeps >= settings.max_sweeps:
+                submissions.give_up(session, submission)
+                given_up.append(submission_id)
+            else:
+                submissions.requeue(session, submission, sweep=lost)
+        ids = [submission_id for submission_id in ids if submission_id not in given_up]
         stale = [  # not while its grading jobs wait: their similarity jobs are queued behind them
             (assignment.id, user_id)
             for assignment in session.scalars(select(Assignment))
@@ -134,6 +156,8 @@ def sweep() -> int:
             queued_before=now - timedelta(seconds=settings.requeue_after_s),
             stale_before=now - timedelta(seconds=settings.stuck_after_s),
         )
+    if given_up:
+        log.error("sweeper gave up on submission(s) %s: lost too many times", given_up)
     sent = sum(enqueue(submission_id) for submission_id in ids)
     if ids:
         log.info("sweeper re-sent %s of %s submission(s)", sent, len(ids))

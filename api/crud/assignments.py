@@ -8,8 +8,9 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from api.models import Assignment
+from api.models import Assignment, new_grading_secret
 from api.schemas import AssignmentUpdate
+from grader.instances import fingerprint
 
 DAY_S = 86400.0
 
@@ -31,6 +32,18 @@ def update(session: Session, assignment: Assignment, changes: AssignmentUpdate) 
     for field, value in values.items():
         setattr(assignment, field, value)
     session.commit()
+
+
+def instances(assignment: Assignment) -> str:
+    """The name of the hidden instances the assignment grades on (safe to show; reveals no secret)."""
+    return fingerprint(bytes.fromhex(assignment.grading_secret))
+
+
+def rotate_secret(session: Session, assignment: Assignment) -> str:
+    """Draws new hidden instances: grading from now on (regrades too) uses them. Returns their name."""
+    assignment.grading_secret = new_grading_secret()
+    session.commit()
+    return instances(assignment)
 
 
 def late_days(assignment: Assignment, at: datetime) -> int:

@@ -23,11 +23,16 @@ class SubmissionRefused(Exception):
 
 
 def count_for(session: Session, assignment: Assignment, user: User) -> int:
+    """The submissions that count against the student's limit: all but those that failed on our side."""
     return (
         session.scalar(
             select(func.count())
             .select_from(Submission)
-            .where(Submission.assignment_id == assignment.id, Submission.user_id == user.id)
+            .where(
+                Submission.assignment_id == assignment.id,
+                Submission.user_id == user.id,
+                Submission.status != Status.error,
+            )
         )
         or 0
     )
@@ -292,11 +297,24 @@ def mark_error(session: Session, submission_id: int, message: str) -> None:
     session.commit()
 
 
-def requeue(session: Session, submission: Submission) -> None:
-    """Puts a submission back in the queue (for a regrade or a sweep); its old scores stay until replaced."""
+def requeue(session: Session, submission: Submission, sweep: bool = False) -> None:
+    """Puts a submission back in the queue, for a regrade or (`sweep`) because its job was lost; its
+    old scores stay until replaced."""
     submission.status = Status.queued
     submission.started_at = None
+    submission.sweeps = submission.sweeps + 1 if sweep else 0
     session.commit()
+
+
+def give_up(session: Session, submission: Submission) -> None:
+    """Ends a job the sweeper has sent again too often: an error on our side, which staff see and
+    which does not count against the student's submissions."""
+    mark_error(
+        session,
+        submission.id,
+        f"grading failed on our side: the job was lost {submission.sweeps + 1} times "
+        "(a worker died or the queue lost it); course staff can regrade it",
+    )
 
 
 def mark_enqueued(session: Session, submission_id: int, sent: bool = True) -> None:

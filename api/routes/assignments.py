@@ -6,7 +6,7 @@ from fastapi import APIRouter, HTTPException, status
 
 from api.crud import assignments
 from api.deps import AssignmentDep, CurrentUser, SessionDep, StaffUser
-from api.schemas import AssignmentOut, AssignmentUpdate
+from api.schemas import AssignmentOut, AssignmentUpdate, Instances
 
 router = APIRouter(tags=["assignments"])
 
@@ -31,3 +31,9 @@ def update_assignment(
     except ValueError as error:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(error)) from None
     return assignment
+
+
+@router.post("/assignments/{slug}/rotate-secret", response_model=Instances)
+def rotate_secret(assignment: AssignmentDep, user: StaffUser, session: SessionDep):
+    """Draw new hidden test instances (course staff). Scores stay as they are until regraded."""
+    return Instances(instances=assignments.rotate_secret(session, assignment))

@@ -7,6 +7,7 @@ from fastapi.responses import JSONResponse, Response
 from sqlalchemy import text
 
 from api.db import get_engine
+from api.deps import StaffUser
 
 router = APIRouter(tags=["health"])
 
@@ -44,8 +45,9 @@ metrics_router = APIRouter()
 
 
 @metrics_router.get("/metrics", include_in_schema=False)
-def metrics():
-    """Prometheus metrics (queue depth, jobs by outcome, grading time, sandbox kills, rejected uploads)."""
+def metrics(user: StaffUser):
+    """Prometheus metrics (queue depth, jobs by outcome, grading time, sandbox kills, rejected uploads),
+    for course staff and the scraper's staff token only: they tell how busy and how broken grading is."""
     from prometheus_client import CONTENT_TYPE_LATEST
 
     from api.metrics import render

@@ -248,9 +248,21 @@ def student_history(slug: str, username: str, request: Request, user: StaffPageU
     )
 
 
+def settings_view(request: Request, user, assignment, status_code: int = 200, **shown):
+    context = {"user": user, "assignment": assignment, "instances": assignments.instances(assignment)}
+    return render(request, "settings.html", context | shown, status_code=status_code)
+
+
 @router.get("/assignments/{slug}/settings")
 def settings_page(slug: str, request: Request, user: StaffPageUser, session: SessionDep):
-    return render(request, "settings.html", {"user": user, "assignment": assignment_by_slug(slug, session)})
+    return settings_view(request, user, assignment_by_slug(slug, session))
+
+
+@router.post("/assignments/{slug}/rotate-secret")
+def rotate_secret(slug: str, request: Request, user: StaffPageUser, session: SessionDep, form: CheckedForm):
+    assignment = assignment_by_slug(slug, session)
+    assignments.rotate_secret(session, assignment)
+    return settings_view(request, user, assignment, rotated=True)
 
 
 @router.post("/assignments/{slug}/settings")
@@ -268,13 +280,8 @@ def save_settings(slug: str, request: Request, user: StaffPageUser, session: Ses
         message = (
             "; ".join(e["msg"] for e in error.errors()) if isinstance(error, ValidationError) else str(error)
         )
-        return render(
-            request,
-            "settings.html",
-            {"user": user, "assignment": assignment, "error": message},
-            status_code=400,
-        )
-    return render(request, "settings.html", {"user": user, "assignment": assignment, "saved": True})
+        return settings_view(request, user, assignment, status_code=400, error=message)
+    return settings_view(request, user, assignment, saved=True)
 
 
 @router.get("/assignments/{slug}/public")

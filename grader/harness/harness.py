@@ -49,8 +49,8 @@ def describe(error, submission_dir):
     return {"error": message[:2000], "traceback": "\n".join(lines)[:4000], "where": where}
 
 
-def run_case(function, numpy):
-    """Calls one case; returns (arrays, meta)."""
+def run_case(function, seed, numpy):
+    """Calls one case on the instance drawn from `seed`; returns (arrays, meta)."""
     arrays = {}
     quantities = []
 
@@ -63,7 +63,7 @@ def run_case(function, numpy):
 
     meta = {"status": "ok", "quantities": quantities}
     try:
-        function(record)
+        function(record, seed)
     except BaseException as error:  # noqa: BLE001 - SystemExit and KeyboardInterrupt are the student's too
         meta.update(status="error", **describe(error, SUBMISSION_DIR))
     return arrays, meta
@@ -78,7 +78,7 @@ def write_frame(channel, numpy, case, arrays, meta):
 
 
 def run_problem(autograder_dir, submission_dir, problem, cases):
-    """Writes a frame per case to fd 3, then ends the process."""
+    """Runs each [case, seed] of `cases` and writes its frame to fd 3, then ends the process."""
     global SUBMISSION_DIR
     SUBMISSION_DIR = submission_dir
     channel = open_channel()
@@ -91,11 +91,11 @@ def run_problem(autograder_dir, submission_dir, problem, cases):
     except BaseException as error:  # noqa: BLE001
         module = None
         import_failure = dict(status="error", quantities=[], **describe(error, SUBMISSION_DIR))
-    for case in cases:
+    for case, seed in cases:
         if module is None:
             arrays, meta = {}, import_failure
         else:
-            arrays, meta = run_case(getattr(module, case), numpy)
+            arrays, meta = run_case(getattr(module, case), seed, numpy)
         write_frame(channel, numpy, case, arrays, meta)
     channel.close()
     sys.stdout.flush()

@@ -8,7 +8,7 @@ problems pay for one interpreter and one numpy import instead of three. Each chi
 and its own output caps: a hang or a crash costs that problem only.
 
 usage: launcher.py AUTOGRADER_DIR SUBMISSION_DIR SPEC, where SPEC is JSON: {"wall_seconds",
-"idle_seconds", "output_bytes", "result_bytes", "problems": [[problem, [case, ...]], ...]}
+"idle_seconds", "output_bytes", "result_bytes", "problems": [[problem, [[case, seed], ...]], ...]}
 
 A problem's process is stopped at its wall-clock limit, or once it and the processes it started
 have slept `idle_seconds` without using the CPU: grading code has nothing to wait for (no

@@ -36,6 +36,7 @@ PAGE_FORMS = {  # every page that takes a POST, with what its form sends (but th
     "/logout": {},
     "/assignments/{slug}/upload": {"files": {"file": ("handin.tar", tiny_handin())}},
     "/assignments/{slug}/settings": {"data": {"title": "Hijacked"}},
+    "/assignments/{slug}/rotate-secret": {},
     "/assignments/{slug}/similarity/archives": {
         "data": {"label": "hijack"},
         "files": {"file": ("a.tar", tiny_handin())},

@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from hostile import CARRIED_ANSWERS, carry_published_answers, replaying_stub
 from service import PROJECT, run_cli
 from variants import VARIANTS
 
@@ -57,6 +58,28 @@ def test_correct_handin_scores_25_and_stub_scores_0(live_service, course, make_h
         assert totals == {"alice": 25, "bob": 0, "carol": None}
         rows = list(csv.DictReader(io.StringIO(ta.get("/api/v1/assignments/hw1-bonus/grades.csv").text)))
         assert {row["username"]: row["total"] for row in rows} == {"alice": "25.0", "bob": "0.0", "carol": ""}
+
+
+def test_text_postgresql_refuses_is_stored_replaced_and_the_handin_graded(live_service, course, make_handin):
+    """A NUL byte in what a handin prints or raises once left its submission running forever."""
+    edits = {
+        "optim/sgd.py": lambda text: "import sys\nsys.stderr.write('a\\x00b\\n')\n" + text,
+        "nn/batchnorm.py": lambda text: text.replace(
+            "    def forward(self, x):\n",
+            "    def forward(self, x):\n        raise RuntimeError('bad\\x00value \\udc80')\n",
+        ),
+    }
+    graded = upload(live_service, course["bob"], make_handin("nul", edits))
+    assert graded["status"] == "graded" and graded["total"] == 15
+    assert "a\ufffdb" in graded["log"]
+    assert any("RuntimeError: bad\ufffdvalue \ufffd" in test["message"] for test in graded["scores"])
+
+
+def test_a_stub_replaying_the_published_answers_scores_0_through_the_service(
+    live_service, course, make_handin
+):
+    handin = carry_published_answers(replaying_stub(make_handin, "service-replay", CARRIED_ANSWERS))
+    assert upload(live_service, course["carol"], handin)["total"] == 0
 
 
 def test_grading_yields_the_cpu_to_the_api(live_service):

@@ -212,3 +212,50 @@ def test_a_defect_of_the_grader_ends_the_job_as_an_error_not_a_stuck_submission(
     stored = db.get(Submission, created.id)
     assert (stored.status, stored.attempts) == ("error", 1)
     assert stored.error == "the grader failed: RuntimeError"
+
+
+def test_a_report_the_database_refuses_ends_the_job_as_an_error(db, assignment, make_user, monkeypatch):
+    """Whatever makes storing a report fail (here a line number past PostgreSQL's integer), the
+    submission ends as an error staff can see, never `running` for the sweeper to send forever."""
+    from tests_support import tiny_handin
+
+    from api.crud import submissions
+    from grader.report import Report, TestResult
+    from worker import tasks
+
+    def unstorable(archive, config):
+        test = TestResult("t", "t", "adam", 0.0, 1.0, False, "x", where={"file": "a.py", "line": 2**40})
+        return Report([test], 1.0, {"python": "3", "numpy": "1", "scipy": "1"})
+
+    monkeypatch.setattr(tasks, "grade_handin", unstorable)
+    user, _ = make_user("erin")
+    created = submissions.create(db, assignment, user, tiny_handin())
+    tasks.grade_submission.apply(args=[created.id])
+    db.expire_all()
+    stored = db.get(Submission, created.id)
+    assert stored.status == "error" and stored.error == "the report could not be stored: DataError"
+
+
+def test_the_sweeper_gives_up_on_a_job_lost_again_and_again_and_the_student_keeps_the_attempt(
+    db, assignment, make_user, monkeypatch
+):
+    from tests_support import tiny_handin
+
+    from api.config import get_settings
+    from api.crud import submissions
+    from worker import tasks
+
+    monkeypatch.setattr(get_settings(), "stuck_after_s", 0)
+    assignment.max_submissions = 1
+    db.commit()
+    user, _ = make_user("fred")
+    created = submissions.create(db, assignment, user, tiny_handin())
+    for _ in range(get_settings().max_sweeps + 1):  # taken up, then its worker dies, every time
+        submissions.mark_running(db, created.id)
+        tasks.sweep()
+        db.expire_all()
+    stored = db.get(Submission, created.id)
+    assert stored.status == "error" and stored.sweeps == get_settings().max_sweeps
+    assert "grading failed on our side" in stored.error
+    again = submissions.create(db, assignment, user, tiny_handin())  # the limit of 1 is not used up
+    assert again.version == 2

@@ -6,6 +6,8 @@ import json
 
 from tests_support import tiny_handin
 
+from api.models import Role
+
 PASSWORD = "correct horse battery staple"
 
 
@@ -15,10 +17,17 @@ def metrics(text: str) -> dict[str, float]:
     return {name: float(value) for name, value in samples}
 
 
-def test_metrics_count_uploads_rejections_and_queue(as_user, assignment, app_client):
-    alice = as_user("alice")
+def test_metrics_are_served_to_a_staff_token_only(as_user, assignment, app_client):
+    assert app_client.get("/metrics").status_code == 401
+    assert as_user("alice").get("/metrics").status_code == 403
+    response = as_user("scraper", Role.ta).get("/metrics")
+    assert response.status_code == 200 and "hw1_queue_depth" in response.text
+
+
+def test_metrics_count_uploads_rejections_and_queue(as_user, assignment):
+    alice, scraper = as_user("alice"), as_user("scraper", Role.ta)
     rejected = 'hw1_uploads_rejected_total{reason="not_a_handin"}'
-    rejected_before = metrics(app_client.get("/metrics").text).get(rejected, 0.0)
+    rejected_before = metrics(scraper.get("/metrics").text).get(rejected, 0.0)
     assert (
         alice.post(
             "/api/v1/assignments/hw1-bonus/submissions", files={"file": ("handin.tar", b"not a tar" * 100)}
@@ -31,7 +40,7 @@ def test_metrics_count_uploads_rejections_and_queue(as_user, assignment, app_cli
         ).status_code
         == 202
     )
-    after = metrics(app_client.get("/metrics").text)
+    after = metrics(scraper.get("/metrics").text)
     assert after[rejected] == rejected_before + 1
     assert after['hw1_queue_depth{status="queued"}'] == 1
     assert after['hw1_jobs_total{outcome="graded"}'] == 0

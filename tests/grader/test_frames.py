@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import io
 import json
+import time
 import zipfile
 
 import numpy as np
 import pytest
 
-from grader.frames import MAX_FRAMES, parse_frames
+from grader.frames import MAX_FRAMES, MAX_MEMBERS, parse_frames
 
 WANTED = {"linear_adam", "big_model_adam"}
 
@@ -119,3 +120,48 @@ def test_a_flood_of_frames_is_cut_off():
     assert records == {} and problems == [
         f"more than {MAX_FRAMES} frames in the results stream: the rest were ignored"
     ]
+
+
+def many_member_frame(count: int) -> bytes:
+    """A frame with `count` tiny arrays besides its metadata, as a handin could forge it."""
+    tiny = npy(np.zeros(1))
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("__meta__.npy", meta_member({"case": "linear_adam", "status": "ok"}))
+        for index in range(count):
+            archive.writestr(f"a{index}.npy", tiny)
+    return buffer.getvalue()
+
+
+def test_a_frame_of_100000_tiny_arrays_is_refused_within_a_small_cpu_bound():
+    """Past 65,535 members a zip needs a zip64 directory, which numpy.savez never writes for a case."""
+    stream = framed(many_member_frame(100_000))
+    started = time.process_time()
+    records, problems = parse_frames(stream, WANTED)
+    assert time.process_time() - started < 0.2
+    assert records == {} and problems[0] == "an unreadable frame was ignored: a zip64 directory"
+
+
+def test_an_end_record_that_understates_the_members_is_refused():
+    """zipfile reads the directory by its size, not by the count the end record gives."""
+    frame = bytearray(many_member_frame(2 * MAX_MEMBERS))
+    frame[-12:-10] = (3).to_bytes(2, "little")  # both counts of the end record
+    frame[-14:-12] = (3).to_bytes(2, "little")
+    records, problems = parse_frames(framed(bytes(frame)), WANTED)
+    assert records == {} and f"more than {MAX_MEMBERS} members" in problems[0]
+
+
+def test_the_largest_stream_the_bounds_allow_is_parsed_within_a_small_cpu_bound():
+    """Every frame at the member limit, the wanted ones read in full: the trusted side's worst case."""
+    wanted = harness_frame(
+        {"case": "linear_adam", "status": "ok"},
+        **{f"q{index}": np.ones(8) for index in range(MAX_MEMBERS - 1)},
+    )
+    other = harness_frame(
+        {"case": "dropout_forward", "status": "ok"},
+        **{f"q{index}": np.ones(8) for index in range(MAX_MEMBERS - 1)},
+    )
+    started = time.process_time()
+    records, problems = parse_frames(wanted + other * (MAX_FRAMES - 1), WANTED)
+    assert time.process_time() - started < 0.2
+    assert len(records["linear_adam"].arrays) == MAX_MEMBERS - 1 and problems == []

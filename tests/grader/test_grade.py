@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import itertools
 import shutil
 import subprocess
 import sys
@@ -11,7 +12,9 @@ import tarfile
 import time
 from dataclasses import replace
 
+import numpy as np
 import pytest
+from hostile import CARRIED_ANSWERS, MOUNTED_ANSWERS, carry_published_answers, replaying_stub
 from tests_support import tar_bytes
 from variants import VARIANTS
 
@@ -21,7 +24,9 @@ from grader.reference import HERE as REFERENCE_DIR
 from grader.rubric import load_rubric
 from grader.sandbox import Limits
 
-CONFIG = GraderConfig(sandbox="bwrap", limits=replace(Limits(), wall_seconds=5))
+# As the service grades: on hidden instances drawn from an assignment's secret.
+CONFIG = GraderConfig(sandbox="bwrap", limits=replace(Limits(), wall_seconds=5), secret=b"assignment secret")
+SECRETS = [None, b"assignment secret", b"rotated secret"]  # None: the handout's published instances
 RUBRIC = load_rubric()
 ADAM = {"linear_adam", "big_model_adam"}
 DROPOUT = {"dropout_forward", "dropout_forward_backward", "big_model_step"}
@@ -64,7 +69,7 @@ def costs_only_batchnorm(report) -> str:
 
 
 def at_import(code: str):
-    """An edit that runs `code` when the module is imported."""
+    """An edit that runs `code` when the module is imported (optim/sgd.py: by the BatchNorm tests alone)."""
     return lambda text: code + "\n" + text
 
 
@@ -98,13 +103,34 @@ def test_stub_handout_scores_0_and_points_at_the_students_file(make_handin):
     assert "has no attribute 'Dropout'" in by_case(report)["dropout_forward"].message
 
 
+@pytest.mark.parametrize("secret", SECRETS, ids=["public", "hidden", "rotated"])
+def test_the_correct_handin_scores_25_on_every_instance(make_handin, secret):
+    report = grade_handin(make_handin("correct"), replace(CONFIG, secret=secret))
+    assert report.total == 25, report.log
+
+
+@pytest.mark.parametrize("secret", SECRETS, ids=["public", "hidden", "rotated"])
 @pytest.mark.parametrize("variant", VARIANTS, ids=lambda variant: variant.name)
-def test_wrong_variant_loses_exactly_the_tests_it_deserves(make_handin, variant):
-    report = grade_handin(make_handin(variant.name, variant.edits), CONFIG)
+def test_wrong_variant_loses_exactly_the_tests_it_deserves(make_handin, variant, secret):
+    report = grade_handin(make_handin(variant.name, variant.edits), replace(CONFIG, secret=secret))
     assert failed(report) == variant.failing
     assert report.total == variant.score(RUBRIC)
     first = next(result for result in report.tests if not result.passed)
     assert variant.message in first.message
+
+
+def test_each_secret_grades_on_instances_of_its_own(make_handin):
+    """The instances are hidden: each secret's, and the published ones, differ in every case."""
+    from grader import expected
+    from grader.instances import case_seeds
+
+    answers = [expected.compute(case_seeds(RUBRIC, secret)) for secret in SECRETS]
+    for test in RUBRIC.TESTS:
+        key = next(key for key in answers[0][test.problem] if key.startswith(f"{test.case}/"))
+        values = [run[test.problem][key] for run in answers]
+        assert all(
+            a.shape != b.shape or not np.allclose(a, b) for a, b in itertools.combinations(values, 2)
+        ), test.case
 
 
 def test_dropout_with_another_mask_is_explained(make_handin):
@@ -202,7 +228,7 @@ def test_network_is_unreachable_from_the_sandbox(make_handin):
 
     socket.create_connection(("127.0.0.1", 6379), timeout=2).close()  # Redis is reachable from here...
     code = "import socket\nsocket.create_connection(('127.0.0.1', 6379), timeout=2)"
-    report = grade_handin(make_handin("network", {"nn/batchnorm.py": at_import(code)}), CONFIG)
+    report = grade_handin(make_handin("network", {"optim/sgd.py": at_import(code)}), CONFIG)
     assert failed(report) == BATCHNORM  # ...but not from inside: the sandbox has its own empty network
     message = by_case(report)["linear_batchnorm_relu_forward_train"].message
     assert "Connection refused" in message or "Network is unreachable" in message
@@ -211,7 +237,7 @@ def test_network_is_unreachable_from_the_sandbox(make_handin):
 @pytest.mark.parametrize("path", [str(REFERENCE_DIR / "adam.py"), "/etc/passwd", "/root", "/work"])
 def test_files_outside_the_submission_cannot_be_read(make_handin, path):
     code = f"import os\nprint(os.listdir({path!r}) if os.path.isdir({path!r}) else open({path!r}).read())"
-    report = grade_handin(make_handin("reader", {"nn/batchnorm.py": at_import(code)}), CONFIG)
+    report = grade_handin(make_handin("reader", {"optim/sgd.py": at_import(code)}), CONFIG)
     assert failed(report) == BATCHNORM
     assert "FileNotFoundError" in by_case(report)["linear_batchnorm_relu_forward_train"].message
 
@@ -241,7 +267,7 @@ def test_patching_numpy_allclose_changes_nothing(make_handin):
 def test_patching_the_harness_changes_nothing(make_handin):
     patch = (
         "import sys\nharness = sys.modules['harness']\n"
-        "harness.run_case = lambda function, numpy: ({}, {'status': 'ok', 'quantities': []})"
+        "harness.run_case = lambda *args: ({}, {'status': 'ok', 'quantities': []})"
     )
     report = grade_handin(make_handin("harness", {"optim/adam.py": at_import(patch)}, stub=True), CONFIG)
     assert report.total == 0
@@ -253,7 +279,7 @@ def test_interrupting_the_launcher_changes_nothing(make_handin):
         "import os, signal\n"
         "for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGCHLD, signal.SIGHUP):\n    os.kill(1, sig)"
     )
-    report = grade_handin(make_handin("interrupter", {"nn/batchnorm.py": at_import(code)}), CONFIG)
+    report = grade_handin(make_handin("interrupter", {"optim/sgd.py": at_import(code)}), CONFIG)
     assert report.total == 25, report.log
 
 
@@ -263,7 +289,7 @@ def test_killing_the_parent_or_its_own_group_costs_only_that_problem(make_handin
         "    try:\n        os.kill(pid, signal.SIGKILL)\n"
         "    except OSError:\n        pass"
     )
-    report = grade_handin(make_handin("killer", {"nn/batchnorm.py": at_import(code)}), CONFIG)
+    report = grade_handin(make_handin("killer", {"optim/sgd.py": at_import(code)}), CONFIG)
     # The parent is the sandbox's init, which ignores it; the group is the problem's own process.
     assert "killed by signal 9" in costs_only_batchnorm(report)
     assert sandbox_processes_left() == []
@@ -276,7 +302,7 @@ def test_a_problem_cannot_write_into_the_channel_of_the_others(make_handin):
         "    raise RuntimeError(f'refused with errno {error.errno}')\n"
         "os.write(fd, bytes([1, 3, 0, 0, 0, 2]) + b'{}' * 1000)"
     )
-    report = grade_handin(make_handin("forger", {"nn/batchnorm.py": at_import(code)}), CONFIG)
+    report = grade_handin(make_handin("forger", {"optim/sgd.py": at_import(code)}), CONFIG)
     assert "refused with errno 13" in costs_only_batchnorm(report) and "garbled" not in report.log
 
 
@@ -288,13 +314,42 @@ def test_a_forged_results_frame_is_ignored_and_grading_goes_on(make_handin):
         "with zipfile.ZipFile(buffer, 'w') as archive:\n    archive.writestr('__meta__', b'not numpy')\n"
         "frame = buffer.getvalue()\nos.write(3, len(frame).to_bytes(8, 'big') + frame)"
     )
-    report = grade_handin(make_handin("frame-forger", {"nn/batchnorm.py": at_import(code)}), CONFIG)
+    report = grade_handin(make_handin("frame-forger", {"optim/sgd.py": at_import(code)}), CONFIG)
     assert report.total == 25 and "an unreadable frame was ignored: missing metadata" in report.log
+
+
+def test_the_expected_answers_cannot_be_read_from_the_sandbox(make_handin):
+    """The handout's published answers were mounted at /autograder/outputs: a stub replayed them."""
+    handin = replaying_stub(make_handin, "replay-mounted", MOUNTED_ANSWERS)
+    report = grade_handin(handin, CONFIG)
+    assert report.total == 0
+    assert "FileNotFoundError" in by_case(report)["linear_adam"].message
+
+
+def test_a_handin_carrying_the_published_answers_scores_0(make_handin):
+    """The handout ships the answers of its published instances; the server grades on hidden ones."""
+    handin = carry_published_answers(replaying_stub(make_handin, "replay-carried", CARRIED_ANSWERS))
+    report = grade_handin(handin, CONFIG)
+    assert report.total == 0, report.log
+    assert grade_handin(handin, replace(CONFIG, secret=None)).total == 25  # the published instances
+
+
+def test_no_file_in_the_sandbox_holds_answers(make_handin):
+    """Outside the system and the runtime (whose numpy and scipy ship test data of their own)."""
+    code = (
+        "import os\nfound = []\nfor folder, folders, names in os.walk('/'):\n"
+        "    if folder == '/':\n"
+        "        folders[:] = [f for f in folders if f not in ('usr', 'proc', 'runtime')]\n"
+        "    found += [os.path.join(folder, name) for name in names if name.endswith(('.npz', '.npy'))]\n"
+        "raise RuntimeError(f'answer files: {found}')"
+    )
+    report = grade_handin(make_handin("answer-finder", {"optim/sgd.py": at_import(code)}), CONFIG)
+    assert "answer files: []" in by_case(report)["linear_batchnorm_relu_forward_train"].message
 
 
 def test_output_of_one_problem_is_capped_in_its_own_log_section(make_handin):
     spam = at_import("import sys\nfor _ in range(2000):\n    print('x' * 1000, file=sys.stderr)")
-    report = grade_handin(make_handin("spammer", {"nn/batchnorm.py": spam}), CONFIG)
+    report = grade_handin(make_handin("spammer", {"optim/sgd.py": spam}), CONFIG)
     assert report.total == 25  # printing is no crime
     sections = {section.split(":")[0]: section for section in report.log.split("\n== ")[1:]}
     assert "(truncated)" in sections["batchnorm"] and sections["batchnorm"].count("x" * 1000) < 70

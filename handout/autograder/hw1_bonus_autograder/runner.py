@@ -15,7 +15,7 @@ HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE), str(HERE.parents[1])]  # these tests, then the folder holding mytorch/
 
 import numpy as np  # noqa: E402
-from rubric import MAX_SCORE, PROBLEMS, TESTS  # noqa: E402
+from rubric import MAX_SCORE, PROBLEMS, SEED, TESTS  # noqa: E402
 
 
 class Mismatch(Exception):
@@ -53,7 +53,7 @@ def checker(test, expected):
 def run_test(test, module, expected):
     """Runs one test; returns (passed, message)."""
     try:
-        getattr(module, test.case)(checker(test, expected))
+        getattr(module, test.case)(checker(test, expected), SEED)
     except Mismatch as error:
         return False, str(error)
     except Exception as error:
