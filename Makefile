@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 WORKERS ?= 2
 
-.PHONY: run test install install-test runtime migrate seed serve handout expected lint clean
+.PHONY: run test system-run system-test install install-test runtime migrate seed serve doctor handout expected lint clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,14 +28,24 @@ install-test: $(VENV)/.installed-test
 runtime: install
 	$(BIN)/python -m grader runtime build default --if-needed
 
+## doctor: can this machine grade? (the sandbox, its cgroups, the runtimes)
+doctor: install
+	$(BIN)/python -m grader doctor
+
 migrate: install
 	$(BIN)/alembic upgrade head
 
 seed: migrate
 	$(BIN)/python -m api seed-demo
 
+## system-run, system-test: Debian packages (installed, or the exact command printed), services for the tests
+system-run:
+	@.ci/setup-system run
+system-test:
+	@.ci/setup-system test
+
 ## run: everything from scratch, then the API and a worker on http://$(HOST):$(PORT) (Ctrl-C stops both)
-run: runtime seed serve
+run: system-run runtime seed serve
 
 serve:
 	@echo "Starting the API on http://$(HOST):$(PORT) and a grading worker (Ctrl-C stops both)"
@@ -46,7 +56,7 @@ serve:
 	wait
 
 ## test: the whole test suite (real PostgreSQL, Redis, bubblewrap and Chromium where the machine has them)
-test: install-test runtime
+test: system-test install-test runtime
 	$(BIN)/python -m pytest
 
 ## handout: dist/handout.tar, what course staff publish to students

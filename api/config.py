@@ -42,6 +42,10 @@ class Settings(BaseSettings):
 
     # Grading
     sandbox: str = "bwrap"  # bwrap | docker | unsafe-process (development only)
+    # No confinement, no grading: a worker that cannot put each handin in a cgroup of its own takes no
+    # grading job. True lets bwrap run without one, and unsafe-process run at all: a laptop demo only
+    # (the staff pages say so while such a worker is up).
+    allow_weak_sandbox: bool = False
     sandbox_wall_seconds: float = 60.0
     sandbox_cpu_seconds: int = 20  # a loop costs at most this; a correct problem uses under 0.1 s
     sandbox_idle_seconds: float = 3.0  # a problem sleeping this long without computing is stopped
@@ -62,6 +66,8 @@ class Settings(BaseSettings):
     sweep_interval_s: int = 30
     max_sweeps: int = 3  # a job lost this many times more ends as an error on our side
     broker_visibility_timeout_s: int = 3600  # Redis: an unacknowledged job is delivered again after this
+    heartbeat_s: int = 10  # a worker writes that it is alive this often
+    worker_gone_after_s: int = 35  # a worker silent this long is taken for dead (health, staff pages)
 
     @model_validator(mode="after")
     def _session_key(self) -> Settings:

@@ -182,7 +182,16 @@ class Blob(Base):
 
 class Submission(Base):
     __tablename__ = "submissions"
-    __table_args__ = (UniqueConstraint("assignment_id", "user_id", "version"),)
+    __table_args__ = (
+        UniqueConstraint("assignment_id", "user_id", "version"),
+        # A retried upload (same key) is the same submission: stored once, counted once.
+        UniqueConstraint(
+            "assignment_id",
+            "user_id",
+            "idempotency_key",
+            name="uq_submissions_assignment_id_user_id_idempotency_key",
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     assignment_id: Mapped[int] = mapped_column(ForeignKey("assignments.id", ondelete="CASCADE"), index=True)
@@ -195,7 +204,12 @@ class Submission(Base):
     )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     enqueued_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # when a grading task was last sent
+    sent_epoch: Mapped[str | None] = mapped_column(String(64))  # the broker's life it was sent in
+    idempotency_key: Mapped[str | None] = mapped_column(String(100))  # the client's, for a retried upload
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # While graded, the job belongs to the worker that renews this lease; once it lapses the worker is
+    # taken for dead and the job is sent again, however long grading may take.
+    lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     graded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     late_days: Mapped[int] = mapped_column(Integer, default=0)
     total: Mapped[float | None] = mapped_column(Float)  # raw points, before any late penalty
@@ -218,6 +232,23 @@ class Submission(Base):
     @property
     def late(self) -> bool:
         return self.late_days > 0
+
+
+class Worker(Base):
+    """A grading worker that is up (or was): can it confine handins, and its last sign of life."""
+
+    __tablename__ = "workers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(StorableString(200))  # the Celery node name, e.g. worker@host
+    pid: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    heartbeat_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    stopped_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    grading: Mapped[bool] = mapped_column(Boolean)  # takes grading jobs
+    confinement: Mapped[str] = mapped_column(StorableString(300), default="")  # what the check found
+    weak: Mapped[bool] = mapped_column(Boolean, default=False)  # grades without full confinement
+    problem: Mapped[str] = mapped_column(StorableText(2000), default="")  # why it takes no grading job
 
 
 class LoginFailure(Base):

@@ -11,7 +11,11 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api.config import get_settings
+from api.crud import workers
+from api.crud.workers import GradingState
 from api.csrf import FORM_FIELD, check_csrf, csrf_token
+from api.db import session_factory
 from api.deps import request_user
 from api.models import User
 
@@ -52,9 +56,18 @@ CheckedForm = Annotated[dict, Depends(checked_form)]
 
 
 def render(request: Request, name: str, context: dict | None = None, status_code: int = 200) -> HTMLResponse:
-    return templates.TemplateResponse(
-        request, name, {"csrf_token": csrf_token(request), **(context or {})}, status_code=status_code
-    )
+    context = {"csrf_token": csrf_token(request), **(context or {})}
+    user = context.get("user")
+    if user is not None and user.is_staff:
+        context["grading"] = grading_notice()
+    return templates.TemplateResponse(request, name, context, status_code=status_code)
+
+
+def grading_notice() -> GradingState | None:
+    """What staff must know about the workers: none can grade, or one grades in a weak sandbox."""
+    with session_factory()() as session:
+        state = workers.grading_state(session, get_settings().worker_gone_after_s)
+    return state if state.problem or state.weak else None
 
 
 def is_page(request: Request) -> bool:

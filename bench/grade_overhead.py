@@ -1,8 +1,10 @@
-"""Sandbox overhead: grades the correct handin N times with bwrap and with unsafe-process.
+"""Sandbox overhead: grades the correct handin N times with bwrap in a cgroup (the default), with
+bwrap without one, and with unsafe-process (no isolation at all).
 
     .venv/bin/python bench/grade_overhead.py [-n 20]
 
-Prints the per-job wall and CPU time of each backend and the bwrap/unsafe ratio.
+Prints each configuration's per-job wall time, the sandbox's CPU time and the worker's own CPU time,
+then the ratios: what the sandbox costs, and what its cgroup adds per job.
 """
 
 from __future__ import annotations
@@ -21,6 +23,12 @@ from grader.grade import grade_handin
 from grader.paths import HANDOUT_DIR
 from grader.reference import build_reference_mytorch
 
+CONFIGS = {
+    "unsafe-process": GraderConfig(sandbox="unsafe-process", weak=True),
+    "bwrap": GraderConfig(sandbox="bwrap", sandbox_options={"cgroup": False}),
+    "bwrap + cgroup": GraderConfig(sandbox="bwrap"),
+}
+
 
 def correct_handin(folder: Path) -> Path:
     """folder/handin.tar: the handout's mytorch with the reference solution (it scores 25/25)."""
@@ -33,33 +41,30 @@ def correct_handin(folder: Path) -> Path:
     return handin
 
 
-def measure(handin: Path, sandbox: str, runs: int) -> tuple[list[float], list[float]]:
-    """Grades `handin` `runs` times; the wall seconds and the report's sandbox CPU seconds of each job."""
-    walls, cpus = [], []
-    config = GraderConfig(sandbox=sandbox)
+def measure(handin: Path, config: GraderConfig, runs: int) -> dict[str, list[float]]:
+    """Grades `handin` `runs` times: each job's wall seconds, sandbox CPU seconds and worker CPU seconds."""
+    times: dict[str, list[float]] = {"wall": [], "sandbox CPU": [], "worker CPU": []}
     for _ in range(runs):
-        started = time.perf_counter()
+        started, own = time.perf_counter(), time.process_time()
         report = grade_handin(handin, config)
-        walls.append(time.perf_counter() - started)
-        cpus.append(report.cpu_s)
+        times["wall"].append(time.perf_counter() - started)
+        times["worker CPU"].append(time.process_time() - own)
+        times["sandbox CPU"].append(report.cpu_s)
         assert report.total == report.max, report.log
-    return walls, cpus
+    return times
 
 
-def compare_backends(handin: Path, runs: int) -> dict[str, tuple[list[float], list[float]]]:
-    """Per-job wall and CPU seconds of each backend, after two warm-up jobs."""
+def compare(handin: Path, runs: int) -> dict[str, dict[str, list[float]]]:
+    """Per-job times of each configuration, after two warm-up jobs."""
     # The unsafe backend warns on every run: that is its point, but not here.
     logging.getLogger("grader.sandbox.unsafe").setLevel(logging.ERROR)
-    measure(handin, "bwrap", 2)  # warm the page cache
-    return {name: measure(handin, name, runs) for name in ("unsafe-process", "bwrap")}
+    measure(handin, CONFIGS["bwrap + cgroup"], 2)  # warm the page cache and the expected answers
+    return {name: measure(handin, config, runs) for name, config in CONFIGS.items()}
 
 
-def overhead(results: dict[str, tuple[list[float], list[float]]]) -> tuple[float, float]:
-    """bwrap / unsafe-process: the ratios of the median wall and of the median CPU time per job."""
-    (bwrap_walls, bwrap_cpus), (unsafe_walls, unsafe_cpus) = results["bwrap"], results["unsafe-process"]
-    return (
-        statistics.median(bwrap_walls) / statistics.median(unsafe_walls),
-        statistics.median(bwrap_cpus) / statistics.median(unsafe_cpus),
+def ratio(results: dict, numerator: str, denominator: str, measure_name: str) -> float:
+    return statistics.median(results[numerator][measure_name]) / statistics.median(
+        results[denominator][measure_name]
     )
 
 
@@ -68,16 +73,21 @@ def main() -> None:
     parser.add_argument("-n", "--runs", type=int, default=20)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as scratch:
-        results = compare_backends(correct_handin(Path(scratch)), args.runs)
-    print(f"{'backend':<16}{'wall/job (median)':>20}{'wall/job (p90)':>16}{'CPU/job (median)':>18}")
-    for name, (walls, cpus) in results.items():
-        p90 = sorted(walls)[int(0.9 * (len(walls) - 1))]
-        print(
-            f"{name:<16}{statistics.median(walls):>18.3f} s{p90:>14.3f} s{statistics.median(cpus):>16.3f} s"
+        results = compare(correct_handin(Path(scratch)), args.runs)
+    print(f"{'per job (median)':<18}{'wall':>10}{'sandbox CPU':>14}{'worker CPU':>13}")
+    for name, times in results.items():
+        wall, sandbox, worker = (
+            statistics.median(times[key]) for key in ("wall", "sandbox CPU", "worker CPU")
         )
-    ratio, cpu_ratio = overhead(results)
+        print(f"{name:<18}{wall:>8.3f} s{sandbox:>12.3f} s{worker:>11.3f} s")
+    full, bare = "bwrap + cgroup", "unsafe-process"
     print(
-        f"sandbox overhead: bwrap / unsafe-process = {ratio:.2f}x wall, {cpu_ratio:.2f}x CPU "
+        f"sandbox: {full} / {bare} = {ratio(results, full, bare, 'wall'):.2f}x wall, "
+        f"{ratio(results, full, bare, 'sandbox CPU'):.2f}x CPU"
+    )
+    print(
+        f"the cgroup: {full} / bwrap = {ratio(results, full, 'bwrap', 'wall'):.2f}x wall, "
+        f"{ratio(results, full, 'bwrap', 'worker CPU'):.2f}x the worker's CPU "
         f"({args.runs} jobs each, 3 problems in one sandbox per job)"
     )
 

@@ -44,6 +44,7 @@ def check_close(name: str, value: np.ndarray, expected: np.ndarray, rtol: float,
     where = f" at index {tuple(int(i) for i in index)}" if value.ndim else ""
     return (
         f"{name} differs from the expected values in {count} of {value.size} element(s); "
-        f"worst{where}: yours {value[index]:.8g}, expected {expected[index]:.8g} "
-        f"(difference {abs(value[index] - expected[index]):.3g}; rtol={rtol:g}, atol={atol:g})"
+        # The expected value of a hidden instance only to 4 digits: a hint, never an answer to copy.
+        f"worst{where}: yours {value[index]:.8g}, expected about {expected[index]:.4g} "
+        f"(difference about {abs(value[index] - expected[index]):.2g}; rtol={rtol:g}, atol={atol:g})"
     )

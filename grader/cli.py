@@ -13,7 +13,8 @@ from rich.table import Table
 
 from grader import runtime as runtimes
 from grader.config import GraderConfig
-from grader.grade import GraderError, grade_handin
+from grader.errors import InfrastructureError
+from grader.grade import grade_handin
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 runtime_app = typer.Typer(no_args_is_help=True, help="Build and inspect sandbox runtimes.")
@@ -43,6 +44,9 @@ def grade(
     public: bool = typer.Option(
         False, "--public", help="grade on the handout's published instances, as ./grade.sh 1b does"
     ),
+    weak: bool = typer.Option(
+        False, "--allow-weak-sandbox", help="grade without a cgroup (or with unsafe-process): a demo only"
+    ),
 ) -> None:
     """Grade one handin. Exits 0 whenever a report was produced, whatever the score."""
     import secrets
@@ -57,10 +61,11 @@ def grade(
         runtime=runtime,
         limits=replace(Limits(), wall_seconds=wall_seconds),
         secret=None if public else (secret.encode() if secret is not None else secrets.token_bytes(32)),
+        weak=weak,
     )
     try:
         report = grade_handin(handin, config)
-    except GraderError as error:
+    except InfrastructureError as error:
         Console(stderr=True).print(f"[red]grader error:[/red] {error}")
         raise typer.Exit(2) from error
     if as_json or output_format is Format.json:
@@ -89,6 +94,36 @@ def grade(
         f"runtime: python {report.runtime['python']}, numpy {report.runtime['numpy']}, "
         f"scipy {report.runtime['scipy']}; sandbox {report.sandbox}; {report.duration_s:.1f} s"
     )
+
+
+@app.command()
+def doctor(
+    sandbox: str = typer.Option("bwrap", envvar="SANDBOX", help="bwrap, docker or unsafe-process"),
+    weak: bool = typer.Option(False, "--allow-weak-sandbox", envvar="ALLOW_WEAK_SANDBOX"),
+) -> None:
+    """Can this machine grade? Checks the sandbox (and its cgroups) and the runtimes; exits 1 if not."""
+    from grader.sandbox import SandboxUnavailable, get_sandbox
+
+    console = Console()
+    try:
+        found = get_sandbox(sandbox, weak=weak).check()
+        console.print(
+            f"[green]sandbox[/green]  {found.description}" + ("" if found.full else "  [red](WEAK)[/red]")
+        )
+        able = True
+    except (SandboxUnavailable, ValueError) as error:
+        console.print(f"[red]sandbox[/red]  {error}")
+        able = False
+    for name in runtimes.available():
+        try:
+            built = runtimes.manifest(name)
+            console.print(
+                f"[green]runtime[/green]  {name}: python {built['python']}, numpy {built['numpy']}, "
+                f"scipy {built['scipy']}"
+            )
+        except runtimes.RuntimeMissing as error:
+            console.print(f"[yellow]runtime[/yellow]  {error}")
+    raise typer.Exit(0 if able else 1)
 
 
 @app.command()

@@ -23,6 +23,7 @@ class GraderConfig:
     idle_seconds: float = 3.0
     unpack_limits: UnpackLimits = field(default_factory=UnpackLimits)
     sandbox_options: dict = field(default_factory=dict)  # e.g. {"image": ...} for docker
+    weak: bool = False  # allow bwrap without a cgroup, and unsafe-process: a laptop demo only
     # The instances graded: derived from this secret (the service passes the assignment's), or the
     # handout's published ones when None (local parity checks only: their answers are public).
     secret: bytes | None = None

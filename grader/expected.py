@@ -20,13 +20,15 @@ from pathlib import Path
 import numpy as np
 
 from grader.compare import DIAGNOSTIC
+from grader.errors import InfrastructureError
 from grader.frames import parse_frames
 from grader.instances import case_seeds, problem_cases
 from grader.launch import run_problems
 from grader.paths import AUTOGRADER_DIR, HANDOUT_DIR, HARNESS_DIR
 from grader.reference import build_reference_mytorch
 from grader.rubric import expected_path, load_rubric
-from grader.sandbox import Limits, get_sandbox
+from grader.sandbox import Limits
+from grader.sandbox.unsafe import UnsafeProcessSandbox
 
 Answers = dict[str, dict[str, np.ndarray]]  # {problem: {"case/quantity": array}}
 
@@ -35,7 +37,7 @@ STALE_RTOL, STALE_ATOL = 1e-9, 1e-12
 IDLE_SECONDS = 30.0  # our own code: only a broken reference would sleep
 
 
-class ReferenceFailed(RuntimeError):
+class ReferenceFailed(InfrastructureError):
     """The reference solution did not produce its answers (a defect of ours, never the student's)."""
 
 
@@ -54,7 +56,7 @@ def compute(
         build_reference_mytorch(handout_dir, Path(scratch))
         problems = problem_cases(rubric, seeds)
         _, runs, stream_problems = run_problems(
-            get_sandbox("unsafe-process", warn=False),  # our own code, on the trusted side
+            UnsafeProcessSandbox(warn=False),  # our own code, on the trusted side
             python,
             str(HARNESS_DIR),
             str(autograder_dir),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import signal
 import tempfile
 import time
 from pathlib import Path
@@ -12,12 +13,13 @@ from pathlib import Path
 from grader import expected, launch, runtime
 from grader.compare import compare_test
 from grader.config import GraderConfig
+from grader.errors import InfrastructureError
 from grader.frames import parse_frames
 from grader.instances import case_seeds, fingerprint, problem_cases
 from grader.paths import HARNESS_DIR
 from grader.report import Report, TestResult
 from grader.rubric import load_rubric
-from grader.sandbox import Mount, RunResult, get_sandbox
+from grader.sandbox import Limits, Mount, RunResult, get_sandbox
 from grader.sandbox.process import mark_cpu_kill
 from grader.unpack import HandinError, unpack_handin
 
@@ -39,19 +41,19 @@ SANDBOX_ENV = {
 }
 
 
-class GraderError(RuntimeError):
-    """The grader itself cannot run (no sandbox, no runtime): not the student's fault."""
+class LauncherFailed(InfrastructureError):
+    """The sandbox's launcher (our code) failed before the student's code could run."""
 
 
 def grade_handin(archive: Path, config: GraderConfig | None = None) -> Report:
-    """Grades `archive` (a handin.tar). A broken handin is a report with 0 points, not an exception."""
+    """Grades `archive` (a handin.tar). A broken handin is a report with 0 points, not an exception;
+    InfrastructureError (its subclasses) means it could not be graded here."""
     config = config or GraderConfig()
     started = time.monotonic()
     rubric = load_rubric(config.autograder_dir)
-    try:
-        versions = runtime.manifest(config.runtime, config.runtimes_dir)
-    except runtime.RuntimeMissing as error:
-        raise GraderError(str(error)) from error
+    sandbox = sandbox_for(config)
+    sandbox.check()  # no confinement, no grading: before any student code runs
+    versions = runtime.manifest(config.runtime, config.runtimes_dir)
     runtime_info = {key: versions[key] for key in ("python", "numpy", "scipy")} | {
         "name": config.runtime,
         "instances": fingerprint(config.secret),
@@ -83,14 +85,13 @@ def grade_handin(archive: Path, config: GraderConfig | None = None) -> Report:
                 f"ignored {len(unpacked.ignored)} other member(s): {', '.join(unpacked.ignored[:10])}"
                 + (" ..." if len(unpacked.ignored) > 10 else "")
             )
-        sandbox = sandbox_for(config)
         mounts = [
             Mount(runtime.runtime_dir(config.runtime, config.runtimes_dir), RUNTIME),
             Mount(test_code(config.autograder_dir, Path(scratch) / "autograder"), AUTOGRADER),
             Mount(HARNESS_DIR, HARNESS),
             Mount(submission, SUBMISSION),
         ]
-        outcomes, cpu = run_problems(sandbox, mounts, rubric, seeds, answers, config)
+        outcomes, sandboxed = run_problems(sandbox, mounts, rubric, seeds, answers, config)
     tests = [result for results, _, _ in outcomes for result in results]
     log_parts += [log for _, log, _ in outcomes]
     kills = [kill for _, _, kill in outcomes if kill]
@@ -101,9 +102,11 @@ def grade_handin(archive: Path, config: GraderConfig | None = None) -> Report:
         runtime_info,
         "\n".join(log_parts) + "\n",
         time.monotonic() - started,
-        cpu_s=cpu,
+        cpu_s=sandboxed.cpu_seconds,
         kills=kills,
         sandbox=sandbox.name,
+        memory_peak_bytes=sandboxed.memory_peak_bytes,
+        cgroup=sandboxed.cgroup,
     )
 
 
@@ -111,10 +114,7 @@ def answers_for(seeds: dict[str, int], config: GraderConfig, versions: dict) -> 
     """The reference's answers on these instances, computed on the trusted side with the runtime's
     own interpreter (so with the numpy the student's code runs on)."""
     python = runtime.runtime_dir(config.runtime, config.runtimes_dir) / "bin" / "python"
-    try:
-        return expected.answers(seeds, str(python), f"{config.runtime}:{sorted(versions.items())}")
-    except expected.ReferenceFailed as error:
-        raise GraderError(str(error)) from error
+    return expected.answers(seeds, str(python), f"{config.runtime}:{sorted(versions.items())}")
 
 
 def test_code(autograder_dir: Path, destination: Path) -> Path:
@@ -138,7 +138,7 @@ def run_problems(
     time limit (the launcher forks them after one numpy import): a hang costs one time limit, not
     three, and a crash only its problem.
 
-    Returns ([(results, log section, why its process was killed or None)] per problem, CPU seconds).
+    Returns ([(results, log section, why its process was killed or None)] per problem, the sandbox's run).
     """
     limits = config.limits
     sandboxed, runs, stream_problems = launch.run_problems(
@@ -155,44 +155,53 @@ def run_problems(
     )
     if sandboxed.exit_code not in (0, None) and sandboxed.killed_reason is None:  # a traceback, not a kill
         detail = sandboxed.stderr.decode("utf-8", "replace").strip()[-2000:]
-        raise GraderError(f"the launcher failed (exit code {sandboxed.exit_code}): {detail}")
+        raise LauncherFailed(f"the launcher failed (exit code {sandboxed.exit_code}): {detail}")
     outcomes = []
     for problem, problem_run in zip(rubric.PROBLEMS, runs, strict=True):
         mark_cpu_kill(problem_run, limits)
         problem_tests = rubric.tests_of(problem)
         records, frame_problems = parse_frames(problem_run.result, {test.case for test in problem_tests})
-        missing = missing_reason(problem_run, limits.wall_seconds)
+        missing = missing_reason(problem_run, limits)
         results = [
             compare_test(test, records.get(test.case), answers[problem], missing) for test in problem_tests
         ]
         log = problem_log(problem, problem_run, records, results, stream_problems + frame_problems)
         outcomes.append((results, log, problem_run.killed_reason))
-    return outcomes, sandboxed.cpu_seconds
+    return outcomes, sandboxed
 
 
 def sandbox_for(config: GraderConfig):
     try:
-        return get_sandbox(config.sandbox, **config.sandbox_options)
-    except ValueError as error:
-        raise GraderError(str(error)) from error
+        return get_sandbox(config.sandbox, weak=config.weak, **config.sandbox_options)
+    except ValueError as error:  # an unknown backend: a configuration error of the service
+        raise InfrastructureError(str(error)) from error
 
 
 def rejected(test, message: str) -> TestResult:
     return TestResult(test.name, test.autolab, test.problem, 0.0, float(test.points), False, message)
 
 
-def missing_reason(run: RunResult, wall_limit: float) -> str:
+def missing_reason(run: RunResult, limits: Limits) -> str:
     """Why a test has no result, from how its sandboxed process ended."""
     if run.killed_reason == "wall-clock":
         return (
-            f"no result: stopped at the time limit of {wall_limit:g} s (an infinite loop, or very slow code?)"
+            f"no result: stopped at the time limit of {limits.wall_seconds:g} s "
+            "(an infinite loop, or very slow code?)"
         )
     if run.killed_reason == "idle":
         return "no result: stopped after your code waited without computing (a sleep, a lock, or input?)"
     if run.killed_reason == "cpu":
-        return "no result: stopped at the CPU time limit (an infinite loop, or very slow code?)"
+        return (
+            f"no result: stopped at the CPU time limit of {limits.cpu_seconds:g} s, all your processes "
+            "together (an infinite loop, or very slow code?)"
+        )
     if run.killed_reason == "result-too-large":
         return "no result: your code wrote too much data into the grader's results channel"
+    if run.signal == signal.SIGKILL and run.oom_kills:
+        return (
+            f"no result: your code ran out of memory (the limit is {limits.memory_bytes >> 20} MiB, "
+            "all your processes together)"
+        )
     if run.signal is not None:
         return f"no result: the grading process was killed by signal {run.signal} before this test finished"
     if b"MemoryError" in run.stderr:

@@ -27,6 +27,9 @@ END_FIELDS = {
 }
 KILL_REASONS = {None, "wall-clock", "idle", "cpu", "result-too-large"}
 LAUNCHER_GRACE_S = 10.0  # the launcher's numpy import and wrap-up, beyond the problems' time limit
+# The launcher gathers what each stream writes and passes it on every 0.1 s: a run of the full time
+# limit makes a few thousand records. More than this is not the launcher's, and is not read.
+MAX_RECORDS = 20_000
 
 
 def run_problems(
@@ -71,8 +74,12 @@ def demultiplex(run: RunResult, count: int, limits: Limits) -> tuple[list[RunRes
     data = {index: {kind: bytearray() for kind in KINDS[:3]} for index in range(count)}
     ends: dict[int, dict] = {}
     problems: list[str] = []
-    offset = 0
+    offset = records = 0
     while offset < len(run.result):
+        records += 1
+        if records > MAX_RECORDS:
+            problems.append(f"more than {MAX_RECORDS} records in the results stream; the rest were ignored")
+            break
         header = run.result[offset : offset + HEADER_BYTES]
         size = int.from_bytes(header[2:], "big")
         body = run.result[offset + HEADER_BYTES : offset + HEADER_BYTES + size]

@@ -29,6 +29,8 @@ class Report:
     cpu_s: float = 0.0
     sandbox: str = ""
     kills: list[str] = field(default_factory=list)  # why sandboxes were killed: wall-clock, cpu, ...
+    memory_peak_bytes: int | None = None  # of the whole sandbox, where its cgroup measured it
+    cgroup: str | None = None  # the sandbox's cgroup, removed (with all its processes) at the end
 
     @property
     def total(self) -> float:
@@ -45,6 +47,7 @@ class Report:
             "cpu_s": round(self.cpu_s, 3),
             "sandbox": self.sandbox,
             "kills": self.kills,
+            "memory_peak_bytes": self.memory_peak_bytes,
         }
 
     def autolab_line(self) -> str:

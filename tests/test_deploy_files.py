@@ -71,3 +71,16 @@ def test_compose_commands_name_modules_that_exist():
     assert "api.main:app" in api
     for module in ("worker/celery_app.py", "api/main.py"):
         assert (PROJECT / module).exists()
+
+
+def test_the_worker_container_can_give_each_handin_a_cgroup_as_a_non_root_user():
+    worker = COMPOSE["services"]["worker"]
+    entrypoint = PROJECT / worker["entrypoint"][0].removeprefix("/app/")
+    assert entrypoint.exists() and entrypoint.stat().st_mode & 0o111
+    script = entrypoint.read_text()
+    assert worker["cgroup"] == "private" and "SYS_ADMIN" in worker["cap_add"]
+    assert "remount,rw" in script and "+memory +pids" in script and "cgroup.subtree_control" in script
+    # it starts as root only to delegate, then runs the worker as the image's user, without capabilities
+    assert worker["user"] == "root"
+    assert "setpriv --reuid=grader" in script and "--bounding-set=-all" in script
+    assert "useradd --system --gid grader" in DOCKERFILE

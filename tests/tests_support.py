@@ -75,7 +75,11 @@ def build_handin(source: Path, folder: Path, edits: dict[str, Callable[[str], st
 
 
 def empty_database() -> None:
-    """Truncates every table of the test database (each module of service tests starts clean)."""
+    """Truncates every table of the test database (each module of service tests starts clean), and
+    purges the test run's queue: a job left there names a submission id that a later module reuses."""
+    from worker.celery_app import app
+
+    app.control.purge()
     from sqlalchemy import text
 
     from api.db import session_factory
@@ -85,3 +89,26 @@ def empty_database() -> None:
         tables = ", ".join(table.name for table in reversed(Base.metadata.sorted_tables))
         session.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
         session.commit()
+
+
+def processes_in(cgroup: str) -> list[str]:
+    """Processes of the host in the sandbox's cgroup (named uniquely), whatever their uid."""
+    found = []
+    for path in Path("/proc").glob("[0-9]*/cgroup"):
+        try:
+            groups = path.read_text().splitlines()
+        except OSError:  # gone meanwhile
+            continue
+        if any(line.endswith(f"/{cgroup}") for line in groups):
+            found.append(path.parent.name)
+    return found
+
+
+def assert_gone(report) -> None:
+    """The leftovers check looks at the sandbox's own cgroup only: removed, and nothing runs in it."""
+    from grader.sandbox.cgroup import detect
+
+    assert report.cgroup and report.cgroup.startswith("sb-")
+    parents = detect().parents.values()
+    assert not any((parent / report.cgroup).exists() for parent in parents)
+    assert processes_in(report.cgroup) == []

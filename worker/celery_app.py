@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from celery import Celery
-from celery.signals import setup_logging, worker_init
+from celery.signals import celeryd_after_setup, setup_logging, worker_init, worker_ready, worker_shutdown
 
 from api.config import get_settings
 from api.db import prepare_sqlite_folder
 from api.logs import configure_logging
 from worker.priority import lower_priority
+from worker.registry import Heartbeat, restrict_queues
 
 settings = get_settings()
 if settings.broker_url.startswith("sqla+"):
@@ -23,6 +24,27 @@ def _logging(**_) -> None:  # our JSON logs instead of Celery's own setup
 @worker_init.connect
 def _priority(**_) -> None:  # before the pool starts: its processes and their sandboxes inherit it
     lower_priority(settings.worker_nice)
+
+
+_heartbeat: Heartbeat | None = None
+
+
+@celeryd_after_setup.connect
+def _confinement(sender, instance, **_) -> None:  # before it consumes anything
+    global _heartbeat
+    _heartbeat = Heartbeat(sender, restrict_queues(instance.app.amqp.queues, settings.grading_queue))
+
+
+@worker_ready.connect
+def _alive(**_) -> None:
+    if _heartbeat is not None:
+        _heartbeat.start()
+
+
+@worker_shutdown.connect
+def _gone(**_) -> None:
+    if _heartbeat is not None:
+        _heartbeat.stop()
 
 
 app = Celery("hw1grader", broker=settings.broker_url, include=["worker.tasks"])

@@ -16,7 +16,8 @@ from api.crud import similarity, submissions
 from api.db import session_factory
 from api.models import Assignment, SimilarityArchive, Status, utcnow
 from grader.config import GraderConfig
-from grader.grade import GraderError, grade_handin
+from grader.errors import InfrastructureError
+from grader.grade import grade_handin
 from grader.sandbox import Limits
 from worker.celery_app import app
 from worker.queue import enqueue, enqueue_archive, enqueue_similarity
@@ -42,12 +43,13 @@ def grader_config(assignment: Assignment) -> GraderConfig:
         idle_seconds=settings.sandbox_idle_seconds,
         sandbox_options=options,
         secret=bytes.fromhex(assignment.grading_secret),
+        weak=settings.allow_weak_sandbox,
     )
 
 
 @app.task(
     bind=True,
-    autoretry_for=(GraderError, OperationalError),  # infrastructure, not the student's code
+    autoretry_for=(InfrastructureError, OperationalError),  # infrastructure, not the student's code
     retry_backoff=5,
     retry_backoff_max=120,
     max_retries=get_settings().grading_retries,
@@ -77,7 +79,7 @@ def grade_submission(self, submission_id: int) -> None:
             archive = Path(scratch) / "handin.tar"
             archive.write_bytes(data)
             report = grade_handin(archive, config)
-    except GraderError as error:
+    except InfrastructureError as error:
         if self.request.retries >= self.max_retries:
             with session_maker() as session:
                 submissions.mark_error(session, submission_id, f"the grader could not run: {error}")

@@ -1,4 +1,4 @@
-"""Health: is the database reachable, is the broker reachable."""
+"""Health: is the database reachable, is the broker reachable, can a worker grade."""
 
 from __future__ import annotations
 
@@ -6,7 +6,9 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy import text
 
-from api.db import get_engine
+from api.config import get_settings
+from api.crud import workers
+from api.db import get_engine, session_factory
 from api.deps import StaffUser
 
 router = APIRouter(tags=["health"])
@@ -32,13 +34,32 @@ def check_broker() -> str:
         return f"error: {type(error).__name__}"
 
 
-@router.get("/health")
+def check_grading() -> str:
+    """ok if a live worker takes grading jobs (saying so if its sandbox is weak), else why not."""
+    try:
+        with session_factory()() as session:
+            state = workers.grading_state(session, get_settings().worker_gone_after_s)
+    except Exception as error:
+        return f"error: {type(error).__name__}"
+    if state.problem:
+        return f"error: {state.problem}"
+    return f"ok, but weak: {'; '.join(state.weak)}" if state.weak else "ok"
+
+
+@router.get("/health", responses={503: {"description": "a part is down: its check says which and why"}})
 def health():
-    checks = {"database": check_database(), "broker": check_broker()}
-    healthy = all(value == "ok" for value in checks.values())
+    """200 when uploads are stored, queued and graded; 503 (saying which part failed) otherwise."""
+    checks = {"database": check_database(), "broker": check_broker(), "grading": check_grading()}
+    healthy = all(value.startswith("ok") for value in checks.values())
     return JSONResponse(
         {"status": "ok" if healthy else "degraded", **checks}, status_code=200 if healthy else 503
     )
+
+
+@router.get("/health/live")
+def alive():
+    """200 while the API process answers: for a container's liveness probe (not whether it can grade)."""
+    return {"status": "ok"}
 
 
 metrics_router = APIRouter()

@@ -33,6 +33,11 @@ import time
 CHANNEL_FD = 3
 KINDS = {"result": 0, "stdout": 1, "stderr": 2, "end": 3}
 READ_CHUNK = 64 << 10
+# What the problems write is gathered and passed on at most every FLUSH_S per stream (or once
+# FLUSH_BYTES are waiting): a handin writing one byte at a time must not become a record per byte for
+# the trusted side to read and parse.
+FLUSH_S = 0.1
+FLUSH_BYTES = 64 << 10
 EXIT_GRACE_S = 0.5  # after a problem's process exits: how long what it left behind may hold its pipes
 IDLE_CHECK_S = 0.25  # how often the problems' CPU time is looked at
 PR_SET_DUMPABLE = 4
@@ -70,6 +75,7 @@ class Problem:
         self.index, self.pid, self.pidfd, self.fds, self.deadline = index, pid, pidfd, fds, deadline
         self.started = time.monotonic()
         self.sent = {"result": 0, "stdout": 0, "stderr": 0}
+        self.waiting = {"result": bytearray(), "stdout": bytearray(), "stderr": bytearray()}
         self.truncated = {"stdout": False, "stderr": False}
         self.killed_reason = None
         self.ended = None  # (wait status, rusage) once reaped
@@ -120,7 +126,7 @@ def start(index, problem, cases, spec, deadline):
 
 
 def forward(problem, kind, chunk, spec):
-    """Passes a chunk on, within the problem's caps: output beyond its cap is dropped, results
+    """Takes a chunk in, within the problem's caps: output beyond its cap is dropped, results
     beyond theirs end the problem (and nothing after them is passed on)."""
     if kind == "result":
         if problem.killed_reason == "result-too-large":
@@ -136,7 +142,17 @@ def forward(problem, kind, chunk, spec):
             chunk = chunk[: max(room, 0)]
     if chunk:
         problem.sent[kind] += len(chunk)
-        record(problem.index, kind, chunk)
+        problem.waiting[kind] += chunk
+        if len(problem.waiting[kind]) >= FLUSH_BYTES:
+            flush(problem)
+
+
+def flush(problem):
+    """Passes on what the problem's streams gathered, one record per stream."""
+    for kind, waiting in problem.waiting.items():
+        if waiting:
+            record(problem.index, kind, bytes(waiting))
+            waiting.clear()
 
 
 def finish(problem, selector):
@@ -146,6 +162,7 @@ def finish(problem, selector):
         os.close(fd)
     problem.fds.clear()
     problem.kill_group()  # what it left running in its group (the namespace's end takes the rest)
+    flush(problem)
     status, usage = problem.ended
     end = {
         "exit_code": os.WEXITSTATUS(status) if os.WIFEXITED(status) else None,
@@ -202,12 +219,17 @@ def serve(spec):
             selector.register(fd, selectors.EVENT_READ, (problem, kind))
     pending = set(problems.values())
     idle_check = time.monotonic() + IDLE_CHECK_S
+    flush_at = time.monotonic() + FLUSH_S
     while pending:
         reap(problems)
         now = time.monotonic()
         usage = None
         if now >= idle_check:
             usage, idle_check = group_usage(), now + IDLE_CHECK_S
+        if now >= flush_at:
+            for problem in pending:
+                flush(problem)
+            flush_at = now + FLUSH_S
         for problem in list(pending):
             if problem.ended is None and now >= problem.deadline:
                 problem.kill("wall-clock")
@@ -216,7 +238,7 @@ def serve(spec):
             elif problem.ended is not None and (not problem.fds or now >= problem.exited_at + EXIT_GRACE_S):
                 finish(problem, selector)
                 pending.discard(problem)
-        timeout = min((wake_at(problem, idle_check) for problem in pending), default=now) - now
+        timeout = min((wake_at(problem, min(idle_check, flush_at)) for problem in pending), default=now) - now
         for key, _ in selector.select(min(max(timeout, 0.0), 1.0)):
             problem, kind = key.data
             if kind is None:  # its pidfd: the process exited, it is reaped at the top of the loop

@@ -15,14 +15,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+from grader.errors import InfrastructureError
 from grader.paths import RUNTIME_SPECS_DIR, RUNTIMES_DIR
 
 MANIFEST = "runtime.json"
 BASE_PYTHON_CANDIDATES = ("/usr/bin/python3.11", "/usr/local/bin/python3.11")
 
 
-class RuntimeMissing(RuntimeError):
-    pass
+class RuntimeMissing(InfrastructureError):
+    """The sandbox runtime is not built (or unknown): `make runtime` builds it."""
 
 
 def available() -> list[str]:

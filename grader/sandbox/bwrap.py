@@ -11,15 +11,16 @@ import threading
 import time
 from pathlib import Path
 
-from grader.sandbox.base import Limits, Mount, RunResult, SandboxUnavailable, check_request
+from grader.sandbox.base import Confinement, Limits, Mount, RunResult, SandboxUnavailable, check_request
+from grader.sandbox.cgroup import Cgroups, CgroupUnavailable, detect
 from grader.sandbox.process import (
     child_pids,
     kill_group,
     mark_cpu_kill,
+    nproc_limit,
     rlimits,
     run_process,
     signal_from_exit_code,
-    task_count,
 )
 
 SANDBOX_UID = 65534  # "nobody", inside the sandbox and (for root workers) on the host
@@ -103,41 +104,77 @@ def build_bwrap_command(
 
 
 class BwrapSandbox:
-    """Student code in fresh user/pid/net/ipc/uts/cgroup namespaces as uid 65534, rlimited."""
+    """Student code in fresh user/pid/net/ipc/uts/cgroup namespaces as uid 65534, in a cgroup of its
+    own (memory, processes and CPU of the whole tree), rlimited."""
 
     name = "bwrap"
 
     def __init__(
-        self, bwrap_path: str | None = None, host_uid: int = SANDBOX_UID, host_gid: int | None = None
+        self,
+        bwrap_path: str | None = None,
+        host_uid: int = SANDBOX_UID,
+        host_gid: int | None = None,
+        weak: bool = False,
+        cgroup: bool = True,
     ):
         self.bwrap = bwrap_path if bwrap_path is not None else shutil.which("bwrap")
         self.host_uid = host_uid
         self.host_gid = host_uid if host_gid is None else host_gid
+        self.weak = weak or not cgroup  # without a cgroup, rlimits only: a laptop demo's choice
+        self.cgroup = cgroup  # False: none even where one can be made (bench/grade_overhead.py)
+
+    def check(self) -> Confinement:
+        check_available(self.bwrap, self._user())
+        cgroups = self._cgroups()
+        if cgroups is None:
+            return Confinement("bwrap without a cgroup (weak: rlimits per process only)", full=False)
+        return Confinement(f"bwrap in {cgroups.description}", full=True)
+
+    def _user(self) -> tuple[int, int] | None:
+        # RLIMIT_NPROC does not bind root: a root worker starts bwrap as an unprivileged host uid.
+        return (self.host_uid, self.host_gid) if os.geteuid() == 0 else None
+
+    def _cgroups(self) -> Cgroups | None:
+        if not self.cgroup:
+            return None
+        try:
+            return detect()
+        except CgroupUnavailable:
+            if self.weak:
+                return None
+            raise
 
     def run(
         self, argv: list[str], *, mounts: list[Mount], limits: Limits, env: dict[str, str], cwd: str
     ) -> RunResult:
         check_request(argv, mounts, env, cwd)
-        # RLIMIT_NPROC does not bind root: a root worker starts bwrap as an unprivileged host uid.
-        user = (self.host_uid, self.host_gid) if os.geteuid() == 0 else None
+        user = self._user()
         disable_userns = check_available(self.bwrap, user)
-        host_uid = user[0] if user else os.getuid()
-        # RLIMIT_NPROC counts every task of the uid, so the budget comes on top of what it already runs.
-        nproc = task_count(host_uid) + limits.processes
+        cgroups = self._cgroups()
+        try:
+            cgroup = cgroups.create(limits) if cgroups is not None else None
+        except OSError as error:
+            raise SandboxUnavailable(f"cannot make the sandbox's cgroup: {error}") from error
         command = build_bwrap_command(
             self.bwrap, argv, mounts, limits, env, cwd, disable_userns=disable_userns
         )
-        result = run_process(
-            command,
-            env={},
-            cwd="/",
-            limits=limits,
-            backend=self.name,
-            rlimit_table=rlimits(limits, nproc),
-            user=user,
-            terminate=kill_sandbox,
-            new_session=False,  # one scheduling group with the worker; DEVICES keeps the terminal out
-        )
+        try:
+            result = run_process(
+                command,
+                env={},
+                cwd="/",
+                limits=limits,
+                backend=self.name,
+                rlimit_table=rlimits(limits, nproc_limit(user[0] if user else os.getuid(), limits, cgroup)),
+                user=user,
+                # With a cgroup, its kill takes the whole tree and its counter keeps the CPU time.
+                terminate=kill_sandbox if cgroup is None else kill_group,
+                new_session=False,  # one scheduling group with the worker; DEVICES keeps the terminal out
+                cgroup=cgroup,
+            )
+        finally:
+            if cgroup is not None:
+                cgroup.remove()
         signal_from_exit_code(result)
         mark_cpu_kill(result, limits)
         return result

@@ -10,7 +10,7 @@ import signal
 import subprocess
 import uuid
 
-from grader.sandbox.base import Limits, Mount, RunResult, SandboxUnavailable, check_request
+from grader.sandbox.base import Confinement, Limits, Mount, RunResult, SandboxUnavailable, check_request
 from grader.sandbox.process import kill_group, run_process, signal_from_exit_code
 
 # Inside the container, fd 3 (the results) becomes stdout and the program's stdout joins stderr.
@@ -84,12 +84,16 @@ class DockerSandbox:
         self.image = image
         self.docker = docker_path if docker_path is not None else (shutil.which("docker") or "docker")
 
+    def check(self) -> Confinement:
+        if shutil.which(self.docker) is None:
+            raise SandboxUnavailable(f"docker is not installed ({self.docker}): install Docker or use bwrap")
+        return Confinement(f"docker containers of {self.image} (the engine's cgroup limits)", full=True)
+
     def run(
         self, argv: list[str], *, mounts: list[Mount], limits: Limits, env: dict[str, str], cwd: str
     ) -> RunResult:
         check_request(argv, mounts, env, cwd)
-        if shutil.which(self.docker) is None:
-            raise SandboxUnavailable(f"docker is not installed ({self.docker}): install Docker or use bwrap")
+        self.check()
         name = f"hw1grader-{uuid.uuid4().hex[:12]}"
         command = build_docker_command(self.docker, self.image, name, argv, mounts, limits, env, cwd)
 

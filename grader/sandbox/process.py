@@ -14,12 +14,29 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from grader.sandbox.base import Limits, RunResult
+from grader.sandbox.cgroup import Group
 
 RESULT_FD = 3
 READ_CHUNK = 64 << 10
 DRAIN_S = 2.0  # after a kill: how long the pipes may take to close before we stop reading
 EXIT_GRACE_S = 0.5  # after the process exits: how long leftover descendants may hold a pipe
 POLL_S = 0.05  # exit polling interval where pidfd_open is unavailable
+CPU_CHECK_S = 0.1  # how often a cgroup's CPU time is read against the limit
+# A pipe that gave a trickle (under SMALL_READ bytes) is read again only READ_PAUSE_S later while the
+# program runs: however it splits what it writes (a byte at a time, waiting for each to be read), the
+# trusted side makes at most a few hundred reads a second, and the program's writes merely wait.
+SMALL_READ = 4096
+READ_PAUSE_S = 0.02
+# Every sandbox of a root worker runs as the same host uid, and RLIMIT_NPROC counts that uid's tasks:
+# with a cgroup (pids.max) holding each sandbox, it is only a host-wide fence this many sandboxes wide,
+# so that one handin's processes can never make another's forks fail.
+NPROC_FENCE_SANDBOXES = 32
+
+
+def nproc_limit(uid: int, limits: Limits, cgroup: Group | None) -> int:
+    """RLIMIT_NPROC for a run as `uid`: what the uid runs already, plus the run's own budget (without a
+    cgroup), or the host-wide fence (with one: pids.max is then the run's own limit)."""
+    return task_count(uid) + limits.processes * (NPROC_FENCE_SANDBOXES if cgroup is not None else 1)
 
 
 def rlimits(limits: Limits, nproc: int) -> dict[int, int]:
@@ -101,6 +118,7 @@ def run_process(
     results_on_stdout: bool = False,
     terminate: Callable[[subprocess.Popen], None] = kill_group,
     new_session: bool = True,
+    cgroup: Group | None = None,
 ) -> RunResult:
     """Runs `argv` in a process group of its own until it ends, the wall clock runs out or the
     results overflow.
@@ -112,6 +130,8 @@ def run_process(
     child stays in the caller's session, hence in its scheduling group: with the kernel's autogroups,
     each session competes for the CPU as one, so sandboxes in sessions of their own would each
     weigh as much as the web API, and a niced worker would not yield to it.
+    `cgroup`: the child joins it before exec, so the whole tree is in it; its CPU time is enforced
+    (`limits.cpu_seconds`, killed as "cpu"), a kill kills all of it, and its figures are reported.
     """
     table = dict(rlimit_table)
     if results_on_stdout:
@@ -120,6 +140,8 @@ def run_process(
         read_end, write_end = os.pipe()
 
     def prepare_child() -> None:  # in the child, between fork and exec
+        if cgroup is not None:  # first: still root, and before anything else runs
+            cgroup.attach(os.getpid())
         for kind, value in table.items():
             resource.setrlimit(kind, (value, value))
         if user is not None:
@@ -158,14 +180,18 @@ def run_process(
     else:
         streams[process.stdout.fileno()] = output
         streams[read_end] = results
+    if cgroup is not None:
+        terminate = _and_the_cgroup(terminate, cgroup)
     try:
-        status, usage, killed_reason = _watch(process, streams, results, limits, terminate)
+        status, usage, killed_reason = _watch(process, streams, results, limits, terminate, cgroup)
     finally:
         for handle in (process.stdout, process.stderr):
             handle.close()
         if read_end is not None:
             os.close(read_end)
     process.returncode = os.waitstatus_to_exitcode(status)  # reaped by us: Popen must not wait again
+    if cgroup is not None:
+        cgroup.kill()  # what outlived the program (a pid namespace's init takes the rest with it)
     return RunResult(
         exit_code=os.WEXITSTATUS(status) if os.WIFEXITED(status) else None,
         signal=os.WTERMSIG(status) if os.WIFSIGNALED(status) else None,
@@ -176,9 +202,21 @@ def run_process(
         stdout_truncated=output.truncated,
         stderr_truncated=errors.truncated,
         wall_seconds=time.monotonic() - started,
-        cpu_seconds=usage.ru_utime + usage.ru_stime,
+        # The cgroup counts every process of the tree, those the kernel killed with a pid namespace too.
+        cpu_seconds=cgroup.cpu_seconds() if cgroup is not None else usage.ru_utime + usage.ru_stime,
         backend=backend,
+        memory_peak_bytes=cgroup.memory_peak() if cgroup is not None else None,
+        oom_kills=cgroup.oom_kills() if cgroup is not None else 0,
+        cgroup=cgroup.name if cgroup is not None else None,
     )
+
+
+def _and_the_cgroup(terminate: Callable[[subprocess.Popen], None], cgroup: Group):
+    def both(process: subprocess.Popen) -> None:
+        terminate(process)
+        cgroup.kill()
+
+    return both
 
 
 def _watch(
@@ -187,8 +225,10 @@ def _watch(
     results: _Stream,
     limits: Limits,
     terminate: Callable[[subprocess.Popen], None],
+    cgroup: Group | None,
 ) -> tuple[int, resource.struct_rusage, str | None]:
-    """Drains the pipes until the process has exited and they are closed; kills at the deadline.
+    """Drains the pipes until the process has exited and they are closed; kills at the deadline, and
+    once the cgroup's CPU time reaches the limit.
 
     Returns the wait status, the rusage of the reaped tree (wait4, so concurrent runs in other
     threads do not mix) and why we killed it, if we did. The child is reaped only at the very end,
@@ -198,7 +238,9 @@ def _watch(
     exited = False
     killed_reason = None
     deadline = time.monotonic() + limits.wall_seconds
+    cpu_check = time.monotonic() + CPU_CHECK_S if cgroup is not None else None
     open_fds = set(streams)
+    paused: dict[int, float] = {}  # fd -> when to read it again
 
     def kill(reason: str) -> None:
         nonlocal killed_reason, deadline
@@ -220,12 +262,25 @@ def _watch(
                 if exited and not open_fds:
                     break
                 now = time.monotonic()
+                for fd, until in list(paused.items()):
+                    if exited or now >= until:
+                        selector.register(fd, selectors.EVENT_READ)
+                        del paused[fd]
                 if now >= deadline:
                     if not exited and killed_reason is None:
                         kill("wall-clock")
                         continue
                     break  # descendants outlived the process, or the kill is slow: stop reading
+                if cpu_check is not None and now >= cpu_check and killed_reason is None:
+                    cpu_check = now + CPU_CHECK_S
+                    if cgroup.cpu_seconds() >= limits.cpu_seconds:
+                        kill("cpu")
+                        continue
                 timeout = deadline - now if pidfd is not None or exited else min(POLL_S, deadline - now)
+                if cpu_check is not None and killed_reason is None:
+                    timeout = max(0.0, min(timeout, cpu_check - now))
+                if paused:
+                    timeout = max(0.0, min(timeout, min(paused.values()) - now))
                 for key, _ in selector.select(timeout):
                     if key.fd == pidfd:
                         selector.unregister(pidfd)
@@ -241,6 +296,9 @@ def _watch(
                     stream.add(chunk)
                     if stream is results and stream.truncated and killed_reason is None:
                         kill("result-too-large")
+                    if len(chunk) < SMALL_READ and not exited:
+                        selector.unregister(key.fd)
+                        paused[key.fd] = time.monotonic() + READ_PAUSE_S
     finally:
         kill_group(process)  # leftovers (a daemonized descendant) go too
         _, status, usage = os.wait4(process.pid, 0)

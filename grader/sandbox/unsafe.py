@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 import os
 
-from grader.sandbox.base import Limits, Mount, RunResult, check_request
+from grader.sandbox.base import Confinement, Limits, Mount, RunResult, SandboxUnavailable, check_request
 from grader.sandbox.process import mark_cpu_kill, rlimits, run_process, task_count
 
 log = logging.getLogger(__name__)
@@ -34,8 +34,17 @@ class UnsafeProcessSandbox:
 
     name = "unsafe-process"
 
-    def __init__(self, warn: bool = True):
+    def __init__(self, warn: bool = True, weak: bool = False):
         self.warn = warn
+        self.weak = weak  # the explicit consent that `check` asks for before it grades handins
+
+    def check(self) -> Confinement:
+        if not self.weak:
+            raise SandboxUnavailable(
+                "the unsafe-process sandbox runs student code unconfined: allow it explicitly "
+                "(ALLOW_WEAK_SANDBOX=true, a laptop demo only) or use bwrap"
+            )
+        return Confinement("unsafe-process: NO isolation (weak: a laptop demo only)", full=False)
 
     def run(
         self, argv: list[str], *, mounts: list[Mount], limits: Limits, env: dict[str, str], cwd: str

@@ -47,9 +47,20 @@ def test_metrics_count_uploads_rejections_and_queue(as_user, assignment):
     assert after['hw1_grading_seconds_bucket{le="+Inf"}'] == 0
 
 
-def test_health_reports_database_and_broker(app_client):
+def test_health_reports_database_broker_and_whether_a_worker_can_grade(app_client, db):
+    from api.crud import workers
+
+    response = app_client.get("/api/v1/health")
+    assert response.status_code == 503 and response.json() == {
+        "status": "degraded",
+        "database": "ok",
+        "broker": "ok",
+        "grading": "error: no worker is running: uploads wait in the queue until one starts",
+    }
+    workers.register(db, "worker@host", 1, True, "bwrap in cgroup v1 (memory, pids, cpuacct)", False, "")
     body = app_client.get("/api/v1/health").json()
-    assert body == {"status": "ok", "database": "ok", "broker": "ok"}
+    assert body == {"status": "ok", "database": "ok", "broker": "ok", "grading": "ok"}
+    assert app_client.get("/api/v1/health/live").json() == {"status": "ok"}
 
 
 def test_logs_follow_one_submission_from_upload_to_score(live_service, make_handin):

@@ -165,3 +165,30 @@ def test_the_largest_stream_the_bounds_allow_is_parsed_within_a_small_cpu_bound(
     records, problems = parse_frames(wanted + other * (MAX_FRAMES - 1), WANTED)
     assert time.process_time() - started < 0.2
     assert len(records["linear_adam"].arrays) == MAX_MEMBERS - 1 and problems == []
+
+
+def test_members_that_share_their_data_are_refused():
+    """Two names for one block of data: 255 of them made a 16 MB frame read as 4 GB where the
+    interpreter lacks the check of CVE-2024-0450."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("__meta__.npy", meta_member({"case": "linear_adam", "status": "ok"}))
+        archive.writestr("a.npy", npy(np.ones(1000)))
+        archive.writestr("b.npy", npy(np.ones(1000)))
+    frame = bytearray(buffer.getvalue())
+    first = zipfile.ZipFile(io.BytesIO(bytes(frame))).getinfo("a.npy")
+    entry = next(  # b's central directory entry: its name follows the entry's 46 fixed bytes
+        offset
+        for offset in range(len(frame))
+        if frame[offset : offset + 4] == b"PK\x01\x02" and frame[offset + 46 : offset + 51] == b"b.npy"
+    )
+    frame[entry + 42 : entry + 46] = first.header_offset.to_bytes(4, "little")  # now b reads a's bytes
+    records, problems = parse_frames(framed(bytes(frame)), WANTED)
+    assert records == {} and "overlapping members" in problems[0]
+
+
+def test_text_of_a_frame_is_printable_whatever_it_held():
+    meta = {"case": "linear_adam", "status": "error", "error": "bad \ud800 text \x00", "quantities": []}
+    record = parse_frames(harness_frame(meta), WANTED)[0]["linear_adam"]
+    assert record.error == "bad \ufffd text \x00"
+    record.error.encode("utf-8")  # what a terminal or a file takes

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import io
 import itertools
+import json
 import shutil
 import subprocess
 import sys
@@ -15,7 +16,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 from hostile import CARRIED_ANSWERS, MOUNTED_ANSWERS, carry_published_answers, replaying_stub
-from tests_support import tar_bytes
+from tests_support import assert_gone, tar_bytes
 from variants import VARIANTS
 
 from grader.config import GraderConfig
@@ -71,19 +72,6 @@ def costs_only_batchnorm(report) -> str:
 def at_import(code: str):
     """An edit that runs `code` when the module is imported (optim/sgd.py: by the BatchNorm tests alone)."""
     return lambda text: code + "\n" + text
-
-
-def sandbox_processes_left(wait_s: float = 10.0) -> list[str]:
-    """Processes of the sandbox uid still alive (zombies are given a moment to be reaped)."""
-    deadline = time.monotonic() + wait_s
-    while True:
-        out = subprocess.run(
-            ["ps", "-o", "pid=,stat=,args=", "-u", "65534"], capture_output=True, text=True
-        ).stdout
-        left = [line for line in out.splitlines() if line.strip()]
-        if not left or time.monotonic() > deadline:
-            return left
-        time.sleep(0.2)
 
 
 def test_correct_handin_scores_25_with_runtime_named(make_handin):
@@ -202,14 +190,6 @@ def test_memory_bomb_fails_inside_the_sandbox(make_handin):
     assert "MemoryError" in by_case(report)["linear_batchnorm_relu_forward_train"].message
 
 
-def test_fork_bomb_is_contained_and_leaves_nothing_behind(make_handin):
-    bomb = "import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass"
-    report = grade_handin(make_handin("forkbomb", {"nn/batchnorm.py": before_forward(bomb)}), CONFIG)
-    assert failed(report) == BATCHNORM
-    assert report.total == points_without(BATCHNORM)
-    assert sandbox_processes_left() == []
-
-
 def test_writing_a_10_gb_file_fails_and_fills_no_disk(make_handin, tmp_path):
     free_before = shutil.disk_usage(tmp_path).free
     writer = (
@@ -292,7 +272,7 @@ def test_killing_the_parent_or_its_own_group_costs_only_that_problem(make_handin
     report = grade_handin(make_handin("killer", {"optim/sgd.py": at_import(code)}), CONFIG)
     # The parent is the sandbox's init, which ignores it; the group is the problem's own process.
     assert "killed by signal 9" in costs_only_batchnorm(report)
-    assert sandbox_processes_left() == []
+    assert_gone(report)
 
 
 def test_a_problem_cannot_write_into_the_channel_of_the_others(make_handin):
@@ -345,6 +325,43 @@ def test_no_file_in_the_sandbox_holds_answers(make_handin):
     )
     report = grade_handin(make_handin("answer-finder", {"optim/sgd.py": at_import(code)}), CONFIG)
     assert "answer files: []" in by_case(report)["linear_batchnorm_relu_forward_train"].message
+
+
+def test_a_trickle_of_single_bytes_costs_the_trusted_side_little(make_handin):
+    """Each problem wrote one byte at a time into the results channel, waiting until it was read:
+    once a record and a read each for the trusted side, 13 s of the grader's own CPU per handin."""
+    trickle = """
+import array, fcntl, os, termios, time
+waiting = array.array("i", [0])
+while True:
+    os.write(3, b"x")
+    while True:
+        fcntl.ioctl(3, termios.FIONREAD, waiting, True)
+        if waiting[0] == 0:
+            break
+        os.sched_yield()
+"""
+    config = replace(CONFIG, limits=replace(CONFIG.limits, cpu_seconds=3, wall_seconds=20))
+    handin = make_handin("trickle", {"__init__.py": at_import(trickle)}, stub=True)
+    started = time.process_time()
+    report = grade_handin(handin, config)
+    print(f"the grader's own CPU: {time.process_time() - started:.2f} s; the sandbox's: {report.cpu_s:.2f} s")
+    assert time.process_time() - started < 0.5 and report.total == 0
+
+
+def test_text_no_terminal_can_print_still_gives_a_report_on_the_command_line(make_handin):
+    handin = make_handin(
+        "surrogate", {"optim/sgd.py": at_import("raise ValueError('bad \\ud800 text \\x00')")}
+    )
+    for output in (["--format", "table"], ["--format", "autolab"]):
+        run = subprocess.run(
+            [sys.executable, "-m", "grader", "grade", str(handin), *output],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert run.returncode == 0, run.stderr
+    assert json.loads(run.stdout.strip().splitlines()[-1])["scores"]["Linear Adam"] == 1.0
 
 
 def test_output_of_one_problem_is_capped_in_its_own_log_section(make_handin):
