@@ -29,5 +29,5 @@ ENV PATH=/opt/venv/bin:$PATH
 
 USER grader
 EXPOSE 8000
-HEALTHCHECK --interval=30s --timeout=5s CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/api/v1/health')"
-CMD ["uvicorn", "api.main:app", "--host", "0.0.0.0", "--port", "8000", "--proxy-headers"]
+HEALTHCHECK --interval=30s --timeout=5s CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/api/v1/health/live')"
+CMD ["python", "-m", "api", "serve", "--host", "0.0.0.0", "--port", "8000", "--proxy-headers"]

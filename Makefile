@@ -48,11 +48,12 @@ system-test:
 run: system-run runtime seed serve
 
 serve:
-	@echo "Starting the API on http://$(HOST):$(PORT) and a grading worker (Ctrl-C stops both)"
+	@echo "Starting the API on http://$(HOST):$(PORT), a grading worker and the sweeper (Ctrl-C stops them)"
 	@trap 'kill 0' INT TERM EXIT; \
-	$(BIN)/celery -A worker.celery_app worker --beat --loglevel=INFO --concurrency=$(WORKERS) \
+	$(BIN)/celery -A worker.celery_app worker --loglevel=INFO --concurrency=$(WORKERS) -n grading@%h & \
+	$(BIN)/celery -A worker.celery_app worker -Q sweeper --pool solo --beat --loglevel=INFO -n sweeper@%h \
 		--schedule=var/celerybeat-schedule & \
-	$(BIN)/uvicorn api.main:app --host $(HOST) --port $(PORT) & \
+	$(BIN)/python -m api serve --host $(HOST) --port $(PORT) & \
 	wait
 
 ## test: the whole test suite (real PostgreSQL, Redis, bubblewrap and Chromium where the machine has them)

@@ -51,6 +51,28 @@ def need_assignment(db, slug: str) -> Assignment:
     return assignment
 
 
+@app.command()
+def serve(
+    host: str = typer.Option("127.0.0.1"),
+    port: int = typer.Option(8000),
+    workers: int = typer.Option(1, help="API processes"),
+    proxy_headers: bool = typer.Option(False, "--proxy-headers", help="trust X-Forwarded-* (behind a proxy)"),
+) -> None:
+    """Run the web API with uvicorn, logging JSON lines (uvicorn's own errors included)."""
+    import uvicorn
+
+    from api.logs import uvicorn_log_config
+
+    uvicorn.run(
+        "api.main:app",
+        host=host,
+        port=port,
+        workers=workers,
+        proxy_headers=proxy_headers,
+        log_config=uvicorn_log_config(),
+    )
+
+
 @app.command("create-user")
 def create_user(
     username: str,

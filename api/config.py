@@ -61,9 +61,19 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
 
     # Reliability
-    requeue_after_s: int = 120  # queued this long without being picked up: send the task again
-    stuck_after_s: int = 600  # running this long: the worker died; grade again
-    sweep_interval_s: int = 30
+    lease_s: int = 30  # a job's worker renews its lease this far ahead; once lapsed, the job runs again
+    unsent_after_s: int = 10  # an upload whose job was not sent this long after: the sweeper sends it
+    lost_after_s: int = 3600  # sent this long ago and never taken up: sent again (a last safety net)
+    requeue_after_s: int = 120  # similarity jobs: stale this long, sent again
+    stuck_after_s: int = 600  # an archive's indexing silent this long: sent again
+    database_outage_wait_s: int = 3600  # a job waits this long for the database before it fails
+    database_connect_timeout_s: float = 2.0  # a new connection (libpq takes 2 s at least)
+    database_pool_timeout_s: float = 10.0  # waiting for a free pooled connection
+    database_statement_timeout_s: float = 60.0  # PostgreSQL stops a statement running this long
+    database_deadline_s: float = 90.0  # a statement whose answer never comes is cut after this...
+    api_database_deadline_s: float = 3.0  # ...or this, in the API: an outage is answered with a 503
+    sweeper_queue: str = "sweeper"  # the sweeper's own queue, with a consumer of its own
+    sweep_interval_s: int = 10
     max_sweeps: int = 3  # a job lost this many times more ends as an error on our side
     broker_visibility_timeout_s: int = 3600  # Redis: an unacknowledged job is delivered again after this
     heartbeat_s: int = 10  # a worker writes that it is alive this often

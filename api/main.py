@@ -10,10 +10,11 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
 from api.config import get_settings
+from api.db import UNAVAILABLE, answer_fast
 from api.limits import BodySizeLimit, RejectNul
 from api.logs import configure_logging
 from api.routes import assignments, auth, health, pages, similarity, similarity_pages, staff, submissions
-from api.web import LoginRequired, http_error_handler, login_required_handler
+from api.web import LoginRequired, database_unavailable_handler, http_error_handler, login_required_handler
 
 API_PREFIX = "/api/v1"
 
@@ -21,6 +22,7 @@ API_PREFIX = "/api/v1"
 def create_app() -> FastAPI:
     settings = get_settings()
     configure_logging()
+    answer_fast()
     app = FastAPI(
         title="HW1 Bonus grader",
         version="1.0",
@@ -45,6 +47,8 @@ def create_app() -> FastAPI:
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
     app.add_exception_handler(LoginRequired, login_required_handler)
     app.add_exception_handler(StarletteHTTPException, http_error_handler)
+    for error in UNAVAILABLE:  # an outage is a 503 the client may retry, never a bare 500 or a hang
+        app.add_exception_handler(error, database_unavailable_handler)
     return app
 
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Annotated
 from urllib.parse import quote
 
 from fastapi import Depends, HTTPException, Request, status
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -19,6 +20,7 @@ from api.db import session_factory
 from api.deps import request_user
 from api.models import User
 
+log = logging.getLogger(__name__)
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 templates.env.globals["csrf_field"] = FORM_FIELD
 
@@ -76,6 +78,26 @@ def is_page(request: Request) -> bool:
 
 async def login_required_handler(request: Request, exc: LoginRequired):
     return RedirectResponse(f"/login?next={quote(exc.next_path)}", status.HTTP_303_SEE_OTHER)
+
+
+RETRY_AFTER_S = 5
+
+
+async def database_unavailable_handler(request: Request, exc: Exception):
+    """The database is unreachable: 503 with Retry-After, as JSON (the API) or a page."""
+    log.warning("database unavailable: %s", str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+    detail = "the service is temporarily unavailable (its database cannot be reached); try again shortly"
+    headers = {"Retry-After": str(RETRY_AFTER_S)}
+    if is_page(request):
+        page = templates.TemplateResponse(
+            request,
+            "error.html",
+            {"status": 503, "title": "Temporarily unavailable", "detail": detail, "user": None},
+            status_code=503,
+        )
+        page.headers.update(headers)
+        return page
+    return JSONResponse({"detail": detail}, status_code=503, headers=headers)
 
 
 async def http_error_handler(request: Request, exc: StarletteHTTPException):

@@ -1,6 +1,7 @@
 """Rush hour: every student uploads at once to the real service; latency, throughput, exactly-once.
 
     .venv/bin/python bench/rush.py [--students 200] [--workers 2] [--api-workers 1] [--worker-nice 10]
+                                   [--fault {worker-kill,db-outage,broker-outage}]
 
 Runs the API (uvicorn) and a Celery worker with `--workers` processes on the machine's PostgreSQL
 (a fresh database, dropped at the end) and Redis (a queue of its own, deleted at the end), grading
@@ -11,6 +12,12 @@ once a mix of correct, partially wrong (tests/variants.py), broken (refused with
 queue. It prints upload latency, throughput against the machine's limit and where the CPU went,
 waits for the similarity index to catch up, and checks in the database that every accepted
 upload was graded exactly once with the score it deserves. See bench/README.md.
+
+With --fault, a fault strikes --fault-at seconds into the rush: the grading worker is killed with
+SIGKILL and another started (worker-kill), or PostgreSQL (behind a proxy that cuts every connection)
+or Redis (a server of the bench's own, which keeps nothing) is away for --outage seconds. Uploads
+refused meanwhile (503) are retried with their Idempotency-Key, as submit.py does. It prints the time
+from the recovery to an empty queue, beside lost, double and wrong.
 
 Exits 1 if an upload was lost, counted twice, scored wrongly or answered unexpectedly.
 """
@@ -25,6 +32,7 @@ import os
 import random
 import resource
 import shutil
+import signal
 import statistics
 import sys
 import tempfile
@@ -41,8 +49,9 @@ import redis
 PROJECT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT / "tests"))  # the tests' service launcher, handin builders and variants
 
-from grade_overhead import compare_backends, correct_handin, measure, overhead  # noqa: E402
-from service import Service, run_cli, running_service  # noqa: E402
+from faults import RedisServer, TcpProxy  # noqa: E402
+from grade_overhead import CONFIGS, compare, correct_handin, measure, ratio  # noqa: E402
+from service import Service, free_port, run_cli, running_service  # noqa: E402
 from tests_support import TEST_REDIS_URL, build_handin, create_database, drop_database, tar_bytes  # noqa: E402
 from variants import VARIANTS, Variant, replace  # noqa: E402
 
@@ -93,6 +102,7 @@ class Upload:
     submission_id: int | None = None
     latency: float = 0.0
     error: str = ""
+    tries: int = 0
 
 
 @dataclass
@@ -114,6 +124,8 @@ class Figures:
     similarity_done: float | None = None  # time.time() when the similarity index had caught up, if it did
     similarity_cpu: float = 0.0  # CPU seconds the worker used after grading ended (similarity updates)
     machine_busy: float = 0.0  # CPU seconds all processes of the machine used from the rush to the end
+    fault_at: float | None = None  # time.time() when the fault struck
+    recovered_at: float | None = None  # time.time() when it ended (the service could recover)
 
 
 def edited(variant_edits: dict[str, Callable[[str], str]], reference: Path) -> Callable[[str, Path], bytes]:
@@ -222,14 +234,16 @@ def own_cpu() -> float:
 
 def calibrate(handin: Path, runs: int, figures: Figures) -> None:
     """The CPU cost of one correct job in this process, and the sandbox overhead, on a quiet machine."""
-    figures.overhead_wall, figures.overhead_cpu = overhead(compare_backends(handin, runs))
+    results = compare(handin, runs)
+    figures.overhead_wall = ratio(results, "bwrap + cgroup", "unsafe-process", "wall")
+    figures.overhead_cpu = ratio(results, "bwrap + cgroup", "unsafe-process", "sandbox CPU")
     cpus, walls, sandbox_cpus = [], [], []
     for _ in range(runs):  # one job at a time: medians, as another tenant of the machine may spike one
         before = own_cpu()
-        (wall,), (sandbox_cpu,) = measure(handin, "bwrap", 1)
+        times = measure(handin, CONFIGS["bwrap + cgroup"], 1)
         cpus.append(own_cpu() - before)
-        walls.append(wall)
-        sandbox_cpus.append(sandbox_cpu)
+        walls.append(times["wall"][0])
+        sandbox_cpus.append(times["sandbox CPU"][0])
     figures.job_cpu = statistics.median(cpus)
     figures.job_sandbox_cpu = statistics.median(sandbox_cpus)
     figures.job_wall = statistics.median(walls)
@@ -287,18 +301,28 @@ def wait_for_similarity(started: float, timeout: float, interval: float) -> floa
     return None
 
 
-async def send(client: httpx.AsyncClient, token: str, upload: Upload) -> None:
-    """Uploads as the student would (submit.py): bearer token, multipart field `file`."""
+async def send(client: httpx.AsyncClient, token: str, upload: Upload, retry_for: float = 120.0) -> None:
+    """Uploads as the student would (submit.py): bearer token, multipart field `file`, and while the
+    server is unavailable (503, or no answer) the same upload again with its Idempotency-Key."""
     started = time.perf_counter()
-    try:
-        response = await client.post(
-            f"/api/v1/assignments/{SLUG}/submissions",
-            files={"file": ("handin.tar", upload.data, "application/x-tar")},
-            headers={"Authorization": f"Bearer {token}"},
-        )
-    except httpx.HTTPError as error:
-        upload.error = f"{type(error).__name__}: {error}"
-    else:
+    key = f"{upload.username}-{id(upload)}"
+    while True:
+        upload.tries += 1
+        try:
+            response = await client.post(
+                f"/api/v1/assignments/{SLUG}/submissions",
+                files={"file": ("handin.tar", upload.data, "application/x-tar")},
+                headers={"Authorization": f"Bearer {token}", "Idempotency-Key": key},
+            )
+        except httpx.HTTPError as error:
+            upload.error = f"{type(error).__name__}: {error}"
+            response = None
+        if (response is None or response.status_code == 503) and time.perf_counter() - started < retry_for:
+            await asyncio.sleep(min(2.0 * upload.tries, 5.0))
+            continue
+        break
+    if response is not None:
+        upload.error = ""
         upload.status = response.status_code
         if response.status_code == 202:
             upload.submission_id = response.json()["id"]
@@ -330,6 +354,7 @@ async def run_load(
     steady: list[Upload],
     args: argparse.Namespace,
     figures: Figures,
+    inject: Callable[[], Callable[[], None]] | None = None,
 ) -> bool:
     """The rush, then the steady uploads, then waiting for the queue to drain; False on a timeout."""
     limits = httpx.Limits(max_connections=None, max_keepalive_connections=None)
@@ -339,6 +364,7 @@ async def run_load(
     async with httpx.AsyncClient(base_url=url, limits=limits, timeout=120) as client:
         progress = asyncio.create_task(show_progress(stop, started, uploads, args.progress))
         figures.rush_started = time.time()
+        fault = asyncio.create_task(strike(inject, args, figures)) if inject else None
         await asyncio.gather(*(send(client, tokens[upload.username], upload) for upload in rush))
         figures.rush_answered = time.time()
         print(f"  rush answered in {figures.rush_answered - figures.rush_started:.2f} s", flush=True)
@@ -364,7 +390,24 @@ async def run_load(
         figures.load_ended = time.time()
         stop.set()
         await progress
+        if fault is not None:
+            await fault
     return drained
+
+
+async def strike(
+    inject: Callable[[], Callable[[], None]], args: argparse.Namespace, figures: Figures
+) -> None:
+    """The fault, `--fault-at` seconds into the rush; `inject()` starts it and returns how it ends."""
+    await asyncio.sleep(args.fault_at)
+    figures.fault_at = time.time()
+    print(f"  fault: {args.fault}", flush=True)
+    end = await asyncio.to_thread(inject)
+    if args.fault != "worker-kill":
+        await asyncio.sleep(args.outage)
+    await asyncio.to_thread(end)
+    figures.recovered_at = time.time()
+    print(f"  fault over after {figures.recovered_at - figures.fault_at:.1f} s", flush=True)
 
 
 @dataclass
@@ -558,6 +601,15 @@ def summary(uploads: list[Upload], figures: Figures, verdict: Verdict, args: arg
         "sandbox overhead",
         f"bwrap / unsafe-process = {figures.overhead_wall:.2f}x wall, {figures.overhead_cpu:.2f}x CPU",
     )
+    if figures.fault_at is not None and figures.recovered_at is not None:
+        row(
+            f"fault: {args.fault}",
+            f"at {figures.fault_at - figures.rush_started:.1f} s, over after "
+            f"{figures.recovered_at - figures.fault_at:.1f} s; the queue was empty "
+            f"{verdict.last_graded - figures.recovered_at:.1f} s after the recovery",
+        )
+        retried = sum(upload.tries > 1 for upload in uploads)
+        row("  uploads retried (503 or no answer)", f"{retried}, each stored once")
     print("\n== correctness (database)")
     row("lost", str(len(verdict.lost)))
     row("double-counted", str(len(verdict.doubled)))
@@ -599,16 +651,56 @@ def warm_up(service: Service, tokens: dict[str, str], uploads: list[Upload]) -> 
                 service.wait_graded(client, upload.submission_id, timeout=60)
 
 
+@contextlib.contextmanager
+def faulty(args: argparse.Namespace, env: dict[str, str]):
+    """The service's environment for `--fault` (PostgreSQL behind a proxy, or a Redis of the bench's
+    own), and a function that starts the fault on a running service and returns how it ends."""
+    proxy = redis_server = None
+    if args.fault == "db-outage":
+        proxy = TcpProxy(free_port(), 5432)
+        proxy.restore()
+        env = {
+            **env,
+            "DATABASE_URL": env["DATABASE_URL"].replace("127.0.0.1:5432", f"127.0.0.1:{proxy.port}"),
+        }
+    elif args.fault == "broker-outage":
+        redis_server = RedisServer(free_port())
+        redis_server.start()
+        env = {**env, "BROKER_URL": redis_server.url}
+
+    def inject(service: Service, worker: str) -> Callable[[], None]:
+        if proxy is not None:
+            proxy.cut()
+            return proxy.restore
+        if redis_server is not None:
+            redis_server.stop()
+            return redis_server.start
+        service.stop(worker, signal.SIGKILL)  # mid-job, without a goodbye
+        return lambda: service.start_worker(f"{worker}-b", concurrency=args.workers)
+
+    try:
+        yield env, (inject if args.fault != "none" else None)
+    finally:
+        if proxy is not None:
+            proxy.cut()
+        if redis_server is not None:
+            redis_server.stop()
+
+
 def run_service(
     scratch: Path, env: dict[str, str], uploads: list[Upload], args: argparse.Namespace, figures: Figures
 ) -> Verdict:
     """Starts the service, makes the course, runs the load and checks the database."""
     worker = f"rush-{os.getpid()}"
-    with running_service(env, scratch / "logs", worker=False, api_workers=args.api_workers) as service:
+    with (
+        faulty(args, env) as (env, inject),
+        running_service(env, scratch / "logs", worker=False, api_workers=args.api_workers) as service,
+    ):
         due = (datetime.now(UTC) + timedelta(days=1)).isoformat()
         run_cli(env, "assignment", SLUG, "--title", "HW1 Bonus rush", "--due", due, "--max-submissions", "20")
         tokens = create_students(sorted({upload.username for upload in uploads}))
         service.start_worker(worker, concurrency=args.workers)
+        service.start_worker(f"sweeper-{os.getpid()}", sweeper=True)
         warm_up(service, tokens, [upload for upload in uploads if upload.phase == "warm-up"])
         print(f"service up: {service.url}, course of {len(tokens)} students, workers warm", flush=True)
 
@@ -616,7 +708,8 @@ def run_service(
         machine_before, before = machine_cpu(), processes()
         rush = [upload for upload in uploads if upload.phase == "rush"]
         steady = [upload for upload in uploads if upload.phase == "steady"]
-        figures.drained = asyncio.run(run_load(service.url, tokens, rush, steady, args, figures))
+        strike_now = (lambda: inject(service, worker)) if inject else None
+        figures.drained = asyncio.run(run_load(service.url, tokens, rush, steady, args, figures, strike_now))
         figures.machine_busy = machine_cpu() - machine_before
         figures.cpu = cpu_used(before, processes(), groups)
         figures.similarity_done = wait_for_similarity(figures.rush_started, args.drain_timeout, args.progress)
@@ -650,17 +743,24 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--redis-url", default=TEST_REDIS_URL)
     parser.add_argument("--keep-logs", action="store_true", help="keep the logs (kept on failure)")
+    parser.add_argument(
+        "--fault", choices=("none", "worker-kill", "db-outage", "broker-outage"), default="none"
+    )
+    parser.add_argument("--fault-at", type=float, default=5.0, help="seconds into the rush")
+    parser.add_argument("--outage", type=float, default=20.0, help="seconds the database or broker is away")
     args = parser.parse_args()
 
     began = time.monotonic()
     figures = Figures(cores=len(os.sched_getaffinity(0)))
     database, queue = f"hw1grader_bench_{os.getpid()}", f"bench-rush-{os.getpid()}"
+    sweeper_queue = f"bench-sweeper-{os.getpid()}"
     scratch = Path(tempfile.mkdtemp(prefix="rush-"))
     env = {
         **os.environ,
         "DATABASE_URL": create_database(database),
         "BROKER_URL": args.redis_url,
         "GRADING_QUEUE": queue,
+        "SWEEPER_QUEUE": sweeper_queue,
         "SECRET_KEY": "bench-secret-key",
         "SANDBOX": "bwrap",
         "SANDBOX_WALL_SECONDS": str(args.wall_seconds),
@@ -694,7 +794,7 @@ def main() -> int:
 
         get_engine().dispose()  # this process's connections, before the database goes
         drop_database(database)
-        clean_redis(args.redis_url, [queue, f"rush-{os.getpid()}@"])
+        clean_redis(args.redis_url, [queue, sweeper_queue, f"rush-{os.getpid()}", f"sweeper-{os.getpid()}@"])
         if verdict is not None and verdict.ok and not args.keep_logs:
             shutil.rmtree(scratch, ignore_errors=True)
         else:

@@ -105,7 +105,7 @@ def demultiplex(run: RunResult, count: int, limits: Limits) -> tuple[list[RunRes
             "exit_code": run.exit_code,
             "signal": run.signal,
             "killed_reason": run.killed_reason,
-            "cpu_seconds": 0.0,
+            "cpu_seconds": run.cpu_seconds,  # the whole sandbox's: what its kill was about
             "wall_seconds": run.wall_seconds,
             "stdout_truncated": run.stdout_truncated,
             "stderr_truncated": run.stderr_truncated,

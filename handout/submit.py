@@ -10,6 +10,10 @@ file (~/.config/hw1grader.ini or ./hw1grader.ini):
     server = https://grader.example.edu
     token = hw1_...
 
+While the server is temporarily unavailable (it answers 503, or cannot be reached for a moment), the
+upload is tried again with backoff for up to --retry-for seconds; every try carries the same
+Idempotency-Key, so the server stores the handin once however many tries reach it.
+
 Exit codes: 0 all tests passed; 1 graded, some tests failed; 2 bad usage or
 missing file; 3 the server refused the file; 4 wrong or missing token;
 5 server unreachable; 6 timed out waiting; 7 the grader reported an error.
@@ -18,6 +22,7 @@ missing file; 3 the server refused the file; 4 wrong or missing token;
 import argparse
 import configparser
 import http.client
+import itertools
 import json
 import os
 import sys
@@ -28,12 +33,41 @@ from urllib.parse import urlsplit
 
 CONFIG_FILES = (Path.home() / ".config" / "hw1grader.ini", Path("hw1grader.ini"))
 CHUNK = 64 * 1024
+UNAVAILABLE = (502, 503, 504)  # the server (or its proxy) says: not now, try again
+BACKOFF = (1, 2, 4, 8, 15)  # seconds between tries, then every 15 s
 
 
 class Failure(Exception):
     def __init__(self, code, message):
         super().__init__(message)
         self.code = code
+
+
+class Unavailable(Failure):
+    """The server cannot answer now (503), or could not be reached: worth trying again."""
+
+    def __init__(self, code, message, reached=True):
+        super().__init__(code, message)
+        self.reached = reached  # False: no answer at all (a restart, or a wrong --server)
+
+
+UNREACHED_TRIES = 4  # an address that never answers is given up after 1 + 2 + 4 s: it may be a typo
+
+
+def retrying(call, retry_for):
+    """call() until it does not raise Unavailable, for up to `retry_for` seconds, saying so."""
+    give_up = time.monotonic() + retry_for
+    for attempt in itertools.count():
+        try:
+            return call()
+        except Unavailable as unavailable:
+            pause = BACKOFF[min(attempt, len(BACKOFF) - 1)]
+            if time.monotonic() + pause > give_up or (
+                not unavailable.reached and attempt + 1 >= UNREACHED_TRIES
+            ):
+                raise
+            print(f"\nthe server is temporarily unavailable, retrying in {pause} s ({unavailable})")
+            time.sleep(pause)
 
 
 def load_config():
@@ -63,6 +97,8 @@ def explain(status, body):
         return Failure(3, f"not found: {detail} (check --assignment and --server)")
     if status in (400, 403, 409, 413, 422):
         return Failure(3, f"the server refused your handin: {detail}")
+    if status in UNAVAILABLE:
+        return Unavailable(5, f"{status}: {detail}")
     return Failure(7, f"the server answered {status}: {detail}")
 
 
@@ -87,7 +123,7 @@ def request(server, method, path, token, body=None, headers=None, progress=None)
         response = connection.getresponse()
         return response.status, response.read()
     except (OSError, http.client.HTTPException) as error:
-        raise Failure(5, f"cannot reach the grader at {server}: {error}") from None
+        raise Unavailable(5, f"cannot reach the grader at {server}: {error}", reached=False) from None
 
 
 def multipart(path, data):
@@ -104,7 +140,8 @@ def status_line(text):
     sys.stdout.flush()
 
 
-def upload(server, token, assignment, handin):
+def upload(server, token, assignment, handin, key):
+    """One try at the upload; `key` (the same on every try) lets the server store it once."""
     try:
         data = handin.read_bytes()
     except OSError as error:
@@ -124,7 +161,7 @@ def upload(server, token, assignment, handin):
         f"/api/v1/assignments/{assignment}/submissions",
         token,
         body,
-        {"Content-Type": content_type},
+        {"Content-Type": content_type, "Idempotency-Key": key},
         progress,
     )
     print()
@@ -138,7 +175,14 @@ def wait(server, token, submission_id, timeout):
     spinner = "|/-\\"
     tick = 0
     while True:
-        status, answer = request(server, "GET", f"/api/v1/submissions/{submission_id}", token)
+        try:
+            status, answer = request(server, "GET", f"/api/v1/submissions/{submission_id}", token)
+        except Unavailable:  # a moment without the server: the submission is stored, keep waiting
+            status, answer = 503, b"{}"
+        if status in UNAVAILABLE and time.monotonic() - started <= timeout:
+            status_line(f"Submission {submission_id}: the server is temporarily unavailable, retrying")
+            time.sleep(2.0)
+            continue
         if status != 200:
             raise explain(status, answer)
         submission = json.loads(answer)
@@ -187,6 +231,12 @@ def main(argv=None):
     parser.add_argument("--token", default=os.environ.get("HW1_TOKEN", config.get("token")))
     parser.add_argument("--assignment", default=config.get("assignment", "hw1-bonus"))
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds to wait for the grade")
+    parser.add_argument(
+        "--retry-for",
+        type=float,
+        default=300.0,
+        help="seconds to keep trying while the server is unavailable",
+    )
     parser.add_argument("--no-wait", action="store_true", help="upload and exit without waiting")
     args = parser.parse_args(argv)
     try:
@@ -196,7 +246,10 @@ def main(argv=None):
             raise Failure(4, "no token: pass --token TOKEN (or set HW1_TOKEN, or token= in hw1grader.ini)")
         if not args.handin.is_file():
             raise Failure(2, f"{args.handin} not found: run ./create_tarball.sh to make it")
-        created = upload(args.server, args.token, args.assignment, args.handin)
+        key = uuid.uuid4().hex  # one upload, however many tries
+        created = retrying(
+            lambda: upload(args.server, args.token, args.assignment, args.handin, key), args.retry_for
+        )
         print(f"Uploaded as submission {created['id']} (version {created['version']}).")
         if args.no_wait:
             return 0

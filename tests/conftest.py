@@ -27,6 +27,7 @@ def pytest_configure(config) -> None:
     os.environ["SECRET_KEY"] = "test-secret-key"
     os.environ.setdefault("SANDBOX", "bwrap")
     os.environ["GRADING_QUEUE"] = f"grading-{TEST_DATABASE}"  # test runs side by side never share jobs
+    os.environ["SWEEPER_QUEUE"] = f"sweeper-{TEST_DATABASE}"
 
 
 def pytest_unconfigure(config) -> None:

@@ -59,7 +59,9 @@ class RedisServer:
 class TcpProxy:
     """Forwards a local port to a server.
 
-    `cut()` drops every connection and refuses new ones until `restore()`.
+    `cut()` drops every connection and refuses new ones until `restore()`. `pause()` keeps every
+    connection open and takes new ones, but forwards nothing either way until `restore()`: a server
+    that hangs, or a network that drops packets, seen from the client.
     """
 
     def __init__(self, port: int, target_port: int):
@@ -67,14 +69,24 @@ class TcpProxy:
         self.listener: socket.socket | None = None
         self.connections: list[socket.socket] = []
         self.lock = threading.Lock()
+        self.flowing = threading.Event()
+        self.flowing.set()
+
+    def pause(self) -> None:
+        self.flowing.clear()
 
     def restore(self) -> None:
+        if not self.flowing.is_set():  # paused: let it flow again
+            self.flowing.set()
+            return
         self.listener = socket.create_server(("127.0.0.1", self.port), reuse_port=True)
         threading.Thread(target=self._accept, args=(self.listener,), daemon=True).start()
 
     def cut(self) -> None:
         listener, self.listener = self.listener, None
         if listener is not None:
+            with contextlib.suppress(OSError):
+                listener.shutdown(socket.SHUT_RDWR)  # wakes the accepting thread: close alone would not
             listener.close()
         with self.lock:
             for connection in self.connections:
@@ -99,10 +111,10 @@ class TcpProxy:
             for source, sink in ((client, upstream), (upstream, client)):
                 threading.Thread(target=self._pump, args=(source, sink), daemon=True).start()
 
-    @staticmethod
-    def _pump(source: socket.socket, sink: socket.socket) -> None:
+    def _pump(self, source: socket.socket, sink: socket.socket) -> None:
         with contextlib.suppress(OSError):
             while data := source.recv(65536):
+                self.flowing.wait()
                 sink.sendall(data)
         with contextlib.suppress(OSError):
             sink.shutdown(socket.SHUT_WR)

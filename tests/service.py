@@ -61,8 +61,17 @@ class Service:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         return httpx.Client(base_url=self.url, headers=headers, timeout=30)
 
-    def start_worker(self, name: str = "worker", concurrency: int = 2) -> subprocess.Popen:
+    def start_worker(
+        self, name: str = "worker", concurrency: int = 2, sweeper: bool = False
+    ) -> subprocess.Popen:
+        """A grading worker, or (`sweeper`) the sweeper: its own queue, one process, beat inside."""
         log = (self.log_dir / f"{name}.log").open("ab")
+        options = (
+            ["-Q", self.env.get("SWEEPER_QUEUE", "sweeper"), "--pool", "solo", "--beat"]
+            + ["--schedule", str(self.log_dir / f"{name}-schedule")]
+            if sweeper
+            else [f"--concurrency={concurrency}"]
+        )
         process = subprocess.Popen(
             [
                 str(BIN / "celery"),
@@ -70,7 +79,7 @@ class Service:
                 "worker.celery_app",
                 "worker",
                 "--loglevel=INFO",
-                f"--concurrency={concurrency}",
+                *options,
                 "-n",
                 f"{name}@%h",
                 "--without-gossip",
@@ -116,8 +125,7 @@ def running_service(
     service = Service(f"http://127.0.0.1:{port}", env, {}, log_dir)
     api_log = (log_dir / "api.log").open("ab")
     service.processes["api"] = subprocess.Popen(
-        [str(BIN / "uvicorn"), "api.main:app", "--host", "127.0.0.1", "--port", str(port)]
-        + (["--workers", str(api_workers)] if api_workers > 1 else []),
+        [sys.executable, "-m", "api", "serve", "--port", str(port), "--workers", str(api_workers)],
         env=env,
         cwd=PROJECT,
         stdout=api_log,

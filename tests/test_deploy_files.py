@@ -34,12 +34,12 @@ def test_dockerfile_installs_bubblewrap_and_the_runtime_and_runs_as_non_root():
             for source in arg.split()[:-1]:
                 assert (PROJECT / source).exists(), source
     cmd = next(arg for op, arg in reversed(steps) if op == "CMD")
-    assert "api.main:app" in cmd
+    assert '"-m", "api", "serve"' in cmd
 
 
 def test_compose_has_the_services_with_healthchecks():
     services = COMPOSE["services"]
-    assert {"postgres", "redis", "migrate", "api", "worker"} <= set(services)
+    assert {"postgres", "redis", "migrate", "api", "worker", "sweeper"} <= set(services)
     for name in ("postgres", "redis", "api", "worker"):
         assert "healthcheck" in services[name], name
     assert services["migrate"]["command"] == ["alembic", "upgrade", "head"]
@@ -68,8 +68,11 @@ def test_compose_commands_name_modules_that_exist():
     worker = COMPOSE["services"]["worker"]["command"]
     assert worker[:3] == ["celery", "-A", "worker.celery_app"]
     api = COMPOSE["services"]["api"]["command"]
-    assert "api.main:app" in api
-    for module in ("worker/celery_app.py", "api/main.py"):
+    assert api[:4] == ["python", "-m", "api", "serve"]
+    sweeper = COMPOSE["services"]["sweeper"]["command"]
+    assert sweeper[sweeper.index("-Q") + 1] == Settings.model_fields["sweeper_queue"].default
+    assert "--beat" in sweeper
+    for module in ("worker/celery_app.py", "api/main.py", "api/__main__.py"):
         assert (PROJECT / module).exists()
 
 

@@ -54,6 +54,8 @@ app.conf.update(
     task_ignore_result=True,  # results live in the database
     worker_prefetch_multiplier=1,  # one job at a time per process: a slow job never holds others back
     task_default_queue=settings.grading_queue,
+    # The sweeper has a queue (and a consumer) of its own: a backlog of grading jobs never delays it.
+    task_routes={"worker.tasks.sweep": {"queue": settings.sweeper_queue}},
     broker_connection_retry_on_startup=True,
     beat_schedule={
         "sweep": {"task": "worker.tasks.sweep", "schedule": float(settings.sweep_interval_s)},

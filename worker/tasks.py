@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 import tempfile
-from dataclasses import replace
+import threading
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -20,7 +21,8 @@ from grader.errors import InfrastructureError
 from grader.grade import grade_handin
 from grader.sandbox import Limits
 from worker.celery_app import app
-from worker.queue import enqueue, enqueue_archive, enqueue_similarity
+from worker.outage import with_database
+from worker.queue import broker_epoch, enqueue, enqueue_archive, enqueue_similarity
 
 log = logging.getLogger(__name__)
 
@@ -47,93 +49,111 @@ def grader_config(assignment: Assignment) -> GraderConfig:
     )
 
 
+@dataclass(frozen=True)
+class Job:
+    """What grading a claimed submission needs, read in the claim's transaction."""
+
+    data: bytes
+    config: GraderConfig
+
+
+def claim_job(session, submission_id: int) -> Job | None:
+    submission = submissions.claim(session, submission_id, get_settings().lease_s)
+    if submission is None:
+        return None
+    return Job(submissions.blob_bytes(session, submission), grader_config(submission.assignment))
+
+
+class Lease:
+    """Renews the job's lease from a thread while it is graded: the job stays this worker's for as
+    long as it lives, however long grading takes, and runs again soon after it dies."""
+
+    def __init__(self, submission_id: int):
+        self.submission_id, self.done = submission_id, threading.Event()
+        self.thread = threading.Thread(target=self._renew, name=f"lease-{submission_id}", daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.done.set()
+        self.thread.join()
+
+    def _renew(self) -> None:
+        lease_s = get_settings().lease_s
+        while not self.done.wait(lease_s / 3):
+            try:
+                with session_factory()() as session:
+                    submissions.renew_lease(session, self.submission_id, lease_s)
+            except SQLAlchemyError as error:  # an outage: the sweeper may send the job again, harmless
+                log.warning("lease of submission %s not renewed: %s", self.submission_id, error)
+
+
+def end_in_error(submission_id: int, message: str) -> None:
+    with_database(submissions.mark_error, submission_id, message)
+
+
 @app.task(
     bind=True,
-    autoretry_for=(InfrastructureError, OperationalError),  # infrastructure, not the student's code
+    autoretry_for=(InfrastructureError,),  # the grader could not run: not the student's doing
     retry_backoff=5,
     retry_backoff_max=120,
     max_retries=get_settings().grading_retries,
+    acks_on_failure_or_timeout=False,  # a job that fails unexpectedly is delivered again, never dropped
 )
 def grade_submission(self, submission_id: int) -> None:
-    """Grades one submission and stores the report in one transaction. Safe to run twice."""
-    session_maker = session_factory()
-    with session_maker() as session:
-        submission = submissions.mark_running(session, submission_id)
-        if submission is None:
-            log.info(
-                "submission %s already graded or gone: nothing to do",
-                submission_id,
-                extra={"submission_id": submission_id},
-            )
-            return
-        data = submissions.blob_bytes(session, submission)
-        config = grader_config(submission.assignment)
-    log.info(
-        "grading submission %s (attempt %s)",
-        submission_id,
-        self.request.retries + 1,
-        extra={"submission_id": submission_id},
-    )
+    """Grades one submission and stores the report in one transaction. Safe to run twice. A database
+    outage is waited out (the job's message stays unacknowledged meanwhile): it never drops the job."""
+    extra = {"submission_id": submission_id}
+    job = with_database(claim_job, submission_id)
+    if job is None:
+        log.info("submission %s already graded, gone or taken: nothing to do", submission_id, extra=extra)
+        return
+    log.info("grading submission %s (attempt %s)", submission_id, self.request.retries + 1, extra=extra)
     try:
-        with tempfile.TemporaryDirectory(prefix="job-") as scratch:
+        with Lease(submission_id), tempfile.TemporaryDirectory(prefix="job-") as scratch:
             archive = Path(scratch) / "handin.tar"
-            archive.write_bytes(data)
-            report = grade_handin(archive, config)
+            archive.write_bytes(job.data)
+            report = grade_handin(archive, job.config)
     except InfrastructureError as error:
         if self.request.retries >= self.max_retries:
-            with session_maker() as session:
-                submissions.mark_error(session, submission_id, f"the grader could not run: {error}")
-            log.error(
-                "submission %s: grader error, giving up: %s",
-                submission_id,
-                error,
-                extra={"submission_id": submission_id},
-            )
+            end_in_error(submission_id, f"grading failed on our side: {error}")
+            log.error("submission %s: grader error, giving up: %s", submission_id, error, extra=extra)
             return
+        with_database(submissions.release, submission_id)  # queued again, sent: its retry is on its way
         raise
     except Exception as error:  # a defect of the grader: running it again would end the same way
-        with session_maker() as session:
-            submissions.mark_error(session, submission_id, f"the grader failed: {type(error).__name__}")
-        log.exception(
-            "submission %s: the grader failed", submission_id, extra={"submission_id": submission_id}
-        )
+        end_in_error(submission_id, f"the grader failed: {type(error).__name__}")
+        log.exception("submission %s: the grader failed", submission_id, extra=extra)
         return
     try:
-        with session_maker() as session:
-            assignment_id, user_id = submissions.store_report(session, submission_id, report.to_dict())
-    except OperationalError:
-        raise  # the database is away: the job is tried again
+        assignment_id, user_id = with_database(submissions.store_report, submission_id, report.to_dict())
     except SQLAlchemyError as error:  # the report itself: never leave the submission running
-        with session_maker() as session:
-            submissions.mark_error(
-                session, submission_id, f"the report could not be stored: {type(error).__name__}"
-            )
-        log.exception(
-            "submission %s: the report could not be stored",
-            submission_id,
-            extra={"submission_id": submission_id},
-        )
+        end_in_error(submission_id, f"the report could not be stored: {type(error).__name__}")
+        log.exception("submission %s: the report could not be stored", submission_id, extra=extra)
         return
-    log.info(
-        "graded submission %s: %s/%s",
-        submission_id,
-        report.total,
-        report.max,
-        extra={"submission_id": submission_id},
-    )
+    log.info("graded submission %s: %s/%s", submission_id, report.total, report.max, extra=extra)
     enqueue_similarity(assignment_id, user_id)
 
 
-@app.task
+@app.task(expires=get_settings().sweep_interval_s)  # a sweep that waited a whole interval is stale
 def sweep() -> int:
-    """Sends again the jobs a broker outage or a dead worker left behind; returns how many."""
+    """Sends again the jobs a broker outage or a dead worker left behind; returns how many. It runs on
+    a queue of its own, so a backlog of grading jobs never delays it."""
     settings = get_settings()
     now = utcnow()
+    try:
+        epoch = broker_epoch()
+    except Exception as error:  # the broker is down: nothing can be sent now anyway
+        log.warning("sweeper: the broker is unreachable: %s", error)
+        return 0
     with session_factory()() as session:
-        ids = submissions.due_for_requeue(
+        ids = submissions.due_for_resend(
             session,
-            now - timedelta(seconds=settings.requeue_after_s),
-            now - timedelta(seconds=settings.stuck_after_s),
+            epoch,
+            unsent_before=now - timedelta(seconds=settings.unsent_after_s),
+            sent_before=now - timedelta(seconds=settings.lost_after_s),
         )
         given_up = []
         for submission_id in ids:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import delete, exists, func, insert, select, update
+from sqlalchemy import delete, exists, false, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
@@ -59,6 +59,16 @@ def store_blob(session: Session, data: bytes, digest: str | None = None) -> str:
     return digest
 
 
+def by_idempotency_key(session: Session, assignment: Assignment, user: User, key: str) -> Submission | None:
+    return session.scalar(
+        select(Submission).where(
+            Submission.assignment_id == assignment.id,
+            Submission.user_id == user.id,
+            Submission.idempotency_key == key,
+        )
+    )
+
+
 def create(
     session: Session,
     assignment: Assignment,
@@ -66,18 +76,20 @@ def create(
     data: bytes,
     now: datetime | None = None,
     attempts: int = 5,
-    sending: bool = False,
-) -> Submission:
+    idempotency_key: str | None = None,
+) -> tuple[Submission, bool]:
     """Stores the bytes (content-addressed) and a queued submission in one transaction, and commits.
+    Returns it, and whether it is new: an upload retried with the same `idempotency_key` (its client
+    never heard the answer) returns the first one, stores nothing and uses no attempt.
 
-    Concurrent uploads by the same student race for the next version number; the
-    unique constraint settles it and the loser retries. `sending`: the caller sends the grading
-    task right after, so the row is written as sent (`enqueue(..., noted=True)` clears it if the
-    send fails), which spares a transaction per upload.
+    Concurrent uploads by the same student race for the next version number; the unique constraint
+    settles it and the loser retries. The row is the outbox: its job is sent after the commit.
     """
     now = now or utcnow()
     digest = hashlib.sha256(data).hexdigest()
     for attempt in range(attempts):
+        if idempotency_key and (earlier := by_idempotency_key(session, assignment, user, idempotency_key)):
+            return earlier, False
         check_allowed(session, assignment, user, now)
         try:
             store_blob(session, data, digest)
@@ -97,13 +109,13 @@ def create(
                 size=len(data),
                 status=Status.queued,
                 created_at=now,
-                enqueued_at=now if sending else None,
+                idempotency_key=idempotency_key,
                 late_days=late_days(assignment, now),
                 max_score=assignment.max_score,
             )
             session.add(submission)
             session.commit()
-            return submission
+            return submission, True
         except IntegrityError:
             session.rollback()
             if attempt == attempts - 1:
@@ -224,16 +236,45 @@ def better(assignment: Assignment, candidate: Counted, current: Counted) -> bool
     return candidate.version > current.version
 
 
-def mark_running(session: Session, submission_id: int) -> Submission | None:
-    """Claims a submission for grading; None if it is already graded (a redelivered task)."""
-    submission = session.get(Submission, submission_id)
-    if submission is None or submission.status == Status.graded:
+def claim(session: Session, submission_id: int, lease_s: float) -> Submission | None:
+    """Takes a submission for grading, with a lease of `lease_s` seconds that its worker renews while
+    it grades. None if there is nothing to do: it is gone, graded or failed already (a redelivered
+    job), or another worker holds a lease on it that has not lapsed (a job sent twice)."""
+    now = utcnow()
+    submission = session.scalar(select(Submission).where(Submission.id == submission_id).with_for_update())
+    if submission is None or submission.status in (Status.graded, Status.error):
+        session.rollback()
+        return None
+    lease = submission.lease_expires_at
+    if submission.status == Status.running and lease is not None and lease > now:
+        session.rollback()
         return None
     submission.status = Status.running
-    submission.started_at = utcnow()
+    submission.started_at = now
+    submission.lease_expires_at = now + timedelta(seconds=lease_s)
     submission.attempts += 1
     session.commit()
     return submission
+
+
+def renew_lease(session: Session, submission_id: int, lease_s: float) -> None:
+    """The grading worker is alive: its lease on the job runs `lease_s` seconds from now."""
+    session.execute(
+        update(Submission)
+        .where(Submission.id == submission_id, Submission.status == Status.running)
+        .values(lease_expires_at=utcnow() + timedelta(seconds=lease_s))
+    )
+    session.commit()
+
+
+def release(session: Session, submission_id: int) -> None:
+    """Gives a job back to the queue, as sent, for a retry the worker has sent itself."""
+    session.execute(
+        update(Submission)
+        .where(Submission.id == submission_id, Submission.status == Status.running)
+        .values(status=Status.queued, lease_expires_at=None)
+    )
+    session.commit()
 
 
 def store_report(session: Session, submission_id: int, report: dict) -> tuple[int, int]:
@@ -262,6 +303,7 @@ def store_report(session: Session, submission_id: int, report: dict) -> tuple[in
             sandbox_kills=",".join(report.get("kills", [])) or None,
             status=Status.graded,
             graded_at=utcnow(),
+            lease_expires_at=None,
             error="",
         )
         .returning(Submission.assignment_id, Submission.user_id)
@@ -292,16 +334,17 @@ def mark_error(session: Session, submission_id: int, message: str) -> None:
     session.execute(
         update(Submission)
         .where(Submission.id == submission_id)
-        .values(status=Status.error, error=message[:4000], graded_at=utcnow())
+        .values(status=Status.error, error=message, graded_at=utcnow(), lease_expires_at=None)
     )
     session.commit()
 
 
 def requeue(session: Session, submission: Submission, sweep: bool = False) -> None:
-    """Puts a submission back in the queue, for a regrade or (`sweep`) because its job was lost; its
-    old scores stay until replaced."""
+    """Puts a submission back in the queue, not sent yet, for a regrade or (`sweep`) because its job
+    was lost; its old scores stay until replaced."""
     submission.status = Status.queued
-    submission.started_at = None
+    submission.started_at = submission.lease_expires_at = None
+    submission.enqueued_at = submission.sent_epoch = None
     submission.sweeps = submission.sweeps + 1 if sweep else 0
     session.commit()
 
@@ -317,24 +360,31 @@ def give_up(session: Session, submission: Submission) -> None:
     )
 
 
-def mark_enqueued(session: Session, submission_id: int, sent: bool = True) -> None:
-    """Notes that the grading task was sent just now, or (`sent=False`) that it was not: the sweeper
-    sends those at its next run."""
+def mark_sent(session: Session, submission_id: int, epoch: str) -> None:
+    """Notes that the grading job was just sent, to the broker's life `epoch`."""
     session.execute(
         update(Submission)
-        .where(Submission.id == submission_id)
-        .values(enqueued_at=utcnow() if sent else None)
+        .where(Submission.id == submission_id, Submission.status == Status.queued)
+        .values(enqueued_at=utcnow(), sent_epoch=epoch)
     )
     session.commit()
 
 
-def due_for_requeue(session: Session, queued_before: datetime, running_before: datetime) -> list[int]:
-    """Submissions that a lost message or a dead worker left behind."""
+def due_for_resend(
+    session: Session, epoch: str | None, unsent_before: datetime, sent_before: datetime
+) -> list[int]:
+    """The jobs a lost message or a dead worker left behind: queued ones never sent (created before
+    `unsent_before`: the API sends right after the upload), sent to an earlier life of the broker, or
+    sent before `sent_before` (a last safety net); running ones whose lease has lapsed. A job sent to
+    this life of the broker and not yet taken is waiting there: it is left alone."""
+    lost = Submission.sent_epoch != epoch if epoch is not None else false()
     queued = select(Submission.id).where(
         Submission.status == Status.queued,
-        (Submission.enqueued_at.is_(None)) | (Submission.enqueued_at < queued_before),
+        (Submission.enqueued_at.is_(None) & (Submission.created_at < unsent_before))
+        | (Submission.enqueued_at.is_not(None) & (lost | (Submission.enqueued_at < sent_before))),
     )
     running = select(Submission.id).where(
-        Submission.status == Status.running, Submission.started_at < running_before
+        Submission.status == Status.running,
+        Submission.lease_expires_at.is_(None) | (Submission.lease_expires_at < utcnow()),
     )
     return list(session.scalars(queued.union(running)))

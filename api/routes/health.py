@@ -49,7 +49,9 @@ def check_grading() -> str:
 @router.get("/health", responses={503: {"description": "a part is down: its check says which and why"}})
 def health():
     """200 when uploads are stored, queued and graded; 503 (saying which part failed) otherwise."""
-    checks = {"database": check_database(), "broker": check_broker(), "grading": check_grading()}
+    database = check_database()
+    grading = check_grading() if database == "ok" else "unknown: the database cannot be reached"
+    checks = {"database": database, "broker": check_broker(), "grading": grading}
     healthy = all(value.startswith("ok") for value in checks.values())
     return JSONResponse(
         {"status": "ok" if healthy else "degraded", **checks}, status_code=200 if healthy else 503

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import Annotated
 
-from fastapi import APIRouter, File, Form, HTTPException, Query, Request, UploadFile, status
+from fastapi import APIRouter, BackgroundTasks, File, Form, HTTPException, Query, Request, UploadFile, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse
 from pydantic import ValidationError
@@ -122,6 +122,7 @@ def assignment_page(slug: str, request: Request, user: PageUser, session: Sessio
 async def upload_form(
     slug: str,
     request: Request,
+    background: BackgroundTasks,
     user: PageUser,
     session: SessionDep,
     file: Annotated[UploadFile, File()],
@@ -130,7 +131,7 @@ async def upload_form(
     """The upload form without JavaScript: stores, queues, shows the submission (or why it was refused)."""
     check_csrf(request, csrf_token)
     assignment = await run_in_threadpool(assignment_by_slug, slug, session)  # never a query on the event loop
-    submission = await accept_upload(session, assignment, user, file)
+    submission, _ = await accept_upload(session, assignment, user, file, background)
     return RedirectResponse(f"/submissions/{submission.id}", status.HTTP_303_SEE_OTHER)
 
 

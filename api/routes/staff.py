@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 
-from fastapi import APIRouter, HTTPException, Query, status
+from fastapi import APIRouter, BackgroundTasks, HTTPException, Query, status
 from fastapi.responses import Response
 
 from api.crud import scoreboard, submissions
@@ -112,23 +112,27 @@ def grades_csv(board) -> str:
 @router.post(
     "/submissions/{submission_id}/regrade", response_model=RegradeQueued, status_code=status.HTTP_202_ACCEPTED
 )
-def regrade_one(submission_id: SubmissionId, user: StaffUser, session: SessionDep):
+def regrade_one(
+    submission_id: SubmissionId, user: StaffUser, session: SessionDep, background: BackgroundTasks
+):
     submission = submissions.get(session, submission_id)
     if submission is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no such submission")
     submissions.requeue(session, submission)
-    enqueue(submission.id)
+    background.add_task(enqueue, submission.id)
     return RegradeQueued(queued=1)
 
 
 @router.post(
     "/assignments/{slug}/regrade", response_model=RegradeQueued, status_code=status.HTTP_202_ACCEPTED
 )
-def regrade_counted(assignment: AssignmentDep, user: StaffUser, session: SessionDep):
+def regrade_counted(
+    assignment: AssignmentDep, user: StaffUser, session: SessionDep, background: BackgroundTasks
+):
     """Regrades the counted submission of every student (not every version: that multiplies the load)."""
     ids = [entry.submission_id for entry in submissions.counted_submissions(session, assignment).values()]
     for submission_id in ids:
         submissions.requeue(session, submissions.get(session, submission_id))
     for submission_id in ids:
-        enqueue(submission_id)
+        background.add_task(enqueue, submission_id)
     return RegradeQueued(queued=len(ids))

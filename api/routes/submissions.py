@@ -5,7 +5,17 @@ from __future__ import annotations
 import logging
 from typing import Annotated
 
-from fastapi import APIRouter, File, HTTPException, Request, UploadFile, status
+from fastapi import (
+    APIRouter,
+    BackgroundTasks,
+    File,
+    Header,
+    HTTPException,
+    Request,
+    Response,
+    UploadFile,
+    status,
+)
 from fastapi.concurrency import run_in_threadpool
 
 from api.config import get_settings
@@ -63,11 +73,31 @@ def refused(reason: str, status_code: int, message: str) -> HTTPException:
     return HTTPException(status_code, message)
 
 
-async def accept_upload(session, assignment, user, file: UploadFile) -> Submission:
-    """Validates, stores and queues an upload; an HTTPException says why one is refused.
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        max_length=100,
+        pattern=r"^[\x21-\x7e]+$",
+        description="any unique text per upload (e.g. a UUID): a retry with the same key returns the first "
+        "submission instead of storing a second one",
+    ),
+]
 
-    The row and the bytes are committed before the task is sent: a broker outage leaves
-    the submission queued for the sweeper, never lost.
+
+async def accept_upload(
+    session,
+    assignment,
+    user,
+    file: UploadFile,
+    background: BackgroundTasks,
+    idempotency_key: str | None = None,
+) -> tuple[Submission, bool]:
+    """Validates and stores an upload, and queues it once the answer is sent; an HTTPException says
+    why one is refused. Returns the submission and whether it is new (not a retry of an earlier upload).
+
+    The row and the bytes are committed before the answer, the job is sent after it: the row is the
+    outbox, so a broker outage (or an API that dies) leaves the submission queued for the sweeper,
+    never lost, and the answer never waits on the broker.
     """
     data = await read_upload(file)
     try:
@@ -77,12 +107,16 @@ async def accept_upload(session, assignment, user, file: UploadFile) -> Submissi
             "not_a_handin", status.HTTP_400_BAD_REQUEST, f"this handin cannot be graded: {error}"
         ) from None
     try:
-        submission = await run_in_threadpool(
-            submissions.create, session, assignment, user, data, sending=True
+        submission, new = await run_in_threadpool(
+            submissions.create, session, assignment, user, data, idempotency_key=idempotency_key
         )
     except submissions.SubmissionRefused as refusal:
         reason = "deadline" if refusal.status_code == status.HTTP_403_FORBIDDEN else "limit"
         raise refused(reason, refusal.status_code, str(refusal)) from None
+    extra = {"submission_id": submission.id}
+    if not new:
+        log.info("upload retried: submission %s again (same idempotency key)", submission.id, extra=extra)
+        return submission, False
     UPLOADS_ACCEPTED.inc()
     log.info(
         "stored submission %s (%s, version %s, %s bytes)",
@@ -90,10 +124,10 @@ async def accept_upload(session, assignment, user, file: UploadFile) -> Submissi
         user.username,
         submission.version,
         len(data),
-        extra={"submission_id": submission.id},
+        extra=extra,
     )
-    await run_in_threadpool(enqueue, submission.id, noted=True)
-    return submission
+    background.add_task(enqueue, submission.id)
+    return submission, True
 
 
 @router.post(
@@ -109,13 +143,19 @@ async def accept_upload(session, assignment, user, file: UploadFile) -> Submissi
 )
 async def upload(
     request: Request,
+    response: Response,
+    background: BackgroundTasks,
     assignment: AssignmentDep,
     user: CurrentUser,
     session: SessionDep,
     file: Annotated[UploadFile, File(description="handin.tar made by create_tarball.sh")],
+    idempotency_key: IdempotencyKey = None,
 ):
-    """Stores a handin and queues it for grading; answers at once with where to follow it."""
-    submission = await accept_upload(session, assignment, user, file)
+    """Stores a handin and queues it for grading; answers at once with where to follow it. Send an
+    Idempotency-Key: a retry with the same key (the answer was lost) returns the same submission."""
+    submission, new = await accept_upload(session, assignment, user, file, background, idempotency_key)
+    if not new:
+        response.headers["Idempotent-Replayed"] = "true"
     return SubmissionCreated(
         id=submission.id,
         version=submission.version,

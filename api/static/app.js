@@ -57,20 +57,24 @@ function setupUpload() {
   const drop = document.getElementById("drop-zone");
   const progress = document.getElementById("upload-progress");
   const message = document.getElementById("upload-message");
+  // One key per upload, kept until the server has answered it: a retry after a lost answer or a 503
+  // is the same upload, stored once.
+  let key = null;
+  input.addEventListener("change", () => { key = null; });
+  const newKey = () => (window.crypto?.randomUUID ? crypto.randomUUID() : `${Date.now()}-${Math.random()}`);
+
   ["dragenter", "dragover"].forEach((name) => drop.addEventListener(name, (event) => { event.preventDefault(); drop.classList.add("over"); }));
   ["dragleave", "drop"].forEach((name) => drop.addEventListener(name, () => drop.classList.remove("over")));
-  drop.addEventListener("drop", (event) => { event.preventDefault(); input.files = event.dataTransfer.files; message.textContent = `Ready: ${input.files[0]?.name ?? ""}`; });
+  drop.addEventListener("drop", (event) => { event.preventDefault(); input.files = event.dataTransfer.files; key = null; message.textContent = `Ready: ${input.files[0]?.name ?? ""}`; });
 
-  form.addEventListener("submit", (event) => {
-    event.preventDefault();
-    const file = input.files[0];
-    if (!file) { message.textContent = "Choose handin.tar first."; return; }
+  const send = (file, tries) => {
     const data = new FormData();
     data.append("file", file);
     const request = new XMLHttpRequest();
     request.open("POST", form.dataset.api);
     request.setRequestHeader("X-CSRF-Token", csrf);
     request.setRequestHeader("Accept", "application/json");
+    request.setRequestHeader("Idempotency-Key", key);
     progress.hidden = false;
     progress.value = 0;
     message.className = "";
@@ -80,7 +84,14 @@ function setupUpload() {
     request.onload = () => {
       let body = {};
       try { body = JSON.parse(request.responseText); } catch (_) { /* not JSON */ }
+      if (request.status === 503 && tries < 5) {
+        const wait = Number(request.getResponseHeader("Retry-After") || 5);
+        message.textContent = `The server is temporarily unavailable: trying again in ${wait} s…`;
+        setTimeout(() => send(file, tries + 1), 1000 * wait);
+        return;
+      }
       if (request.status === 202) {
+        key = null;
         message.textContent = `Uploaded as submission ${body.version}: waiting for the grader…`;
         addHistoryRow(body);
         const latest = document.getElementById("latest-result");
@@ -94,6 +105,14 @@ function setupUpload() {
     };
     request.onerror = () => { message.className = "error"; message.textContent = "The upload did not reach the server: check your connection and try again."; };
     request.send(data);
+  };
+
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const file = input.files[0];
+    if (!file) { message.textContent = "Choose handin.tar first."; return; }
+    key = key ?? newKey();
+    send(file, 0);
   });
 }
 

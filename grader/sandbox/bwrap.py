@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import shutil
 import signal
@@ -11,6 +12,7 @@ import threading
 import time
 from pathlib import Path
 
+from grader.sandbox import seccomp
 from grader.sandbox.base import Confinement, Limits, Mount, RunResult, SandboxUnavailable, check_request
 from grader.sandbox.cgroup import Cgroups, CgroupUnavailable, detect
 from grader.sandbox.process import (
@@ -61,6 +63,7 @@ def build_bwrap_command(
     cwd: str,
     *,
     disable_userns: bool = True,
+    seccomp_fd: int | None = None,
 ) -> list[str]:
     """The bwrap command line: nothing of the host is visible but /usr and the given read-only mounts.
 
@@ -74,6 +77,7 @@ def build_bwrap_command(
         "--unshare-all",
         "--unshare-user",  # explicit: a setuid bwrap would otherwise skip the user namespace
         *(["--disable-userns"] if disable_userns else []),  # no nested namespaces for the program
+        *(["--seccomp", str(seccomp_fd)] if seccomp_fd is not None else []),  # see seccomp.py
         "--die-with-parent",
         "--as-pid-1",
         "--clearenv",
@@ -155,8 +159,9 @@ class BwrapSandbox:
             cgroup = cgroups.create(limits) if cgroups is not None else None
         except OSError as error:
             raise SandboxUnavailable(f"cannot make the sandbox's cgroup: {error}") from error
+        filter_fd = seccomp_filter()
         command = build_bwrap_command(
-            self.bwrap, argv, mounts, limits, env, cwd, disable_userns=disable_userns
+            self.bwrap, argv, mounts, limits, env, cwd, disable_userns=disable_userns, seccomp_fd=filter_fd
         )
         try:
             result = run_process(
@@ -171,13 +176,26 @@ class BwrapSandbox:
                 terminate=kill_sandbox if cgroup is None else kill_group,
                 new_session=False,  # one scheduling group with the worker; DEVICES keeps the terminal out
                 cgroup=cgroup,
+                pass_fds=(filter_fd,),
             )
         finally:
+            os.close(filter_fd)
             if cgroup is not None:
                 cgroup.remove()
         signal_from_exit_code(result)
         mark_cpu_kill(result, limits)
         return result
+
+
+def seccomp_filter() -> int:
+    """A descriptor (above the results channel's number) from which bwrap reads the seccomp filter."""
+    memory = os.memfd_create("hw1grader-seccomp", os.MFD_CLOEXEC)
+    try:
+        os.write(memory, seccomp.program())
+        os.lseek(memory, 0, os.SEEK_SET)
+        return fcntl.fcntl(memory, fcntl.F_DUPFD_CLOEXEC, 10)
+    finally:
+        os.close(memory)
 
 
 def kill_sandbox(process: subprocess.Popen) -> None:

@@ -31,6 +31,7 @@ WORKER_LEAF = "hw1grader-worker"  # v2: where the worker's own processes live
 HW1GRADER = "hw1grader"  # v1: the folder of our sandboxes in each controller
 V1_CONTROLLERS = ("memory", "pids", "cpuacct")
 KILL_TIMEOUT_S = 5.0
+STALE_AFTER_S = 900  # no sandbox lives this long (its wall-clock limit is about a minute)
 DELEGATION_HINT = (
     "start the worker in a delegated cgroup, e.g. `systemd-run --user --scope -p Delegate=yes celery ...`, "
     "or as root; in a container, give it its own writable cgroup (see docker-compose.yml)"
@@ -116,6 +117,20 @@ class Cgroups:
         if self.version == 1:
             return f"cgroup v1 ({', '.join(V1_CONTROLLERS)})"
         return f"cgroup v2 (under {self.parents['memory']})"
+
+    def remove_stale(self) -> int:
+        """Kills and removes the sandbox groups left by a worker that died before removing them (no
+        sandbox outlives its wall-clock limit, so one this old is nobody's); returns how many."""
+        removed = 0
+        for parent in dict.fromkeys(self.parents.values()):
+            for folder in parent.glob("sb-*"):
+                with contextlib.suppress(OSError):
+                    if time.time() - folder.stat().st_mtime > STALE_AFTER_S:
+                        Group(
+                            {"memory": folder, "pids": folder, "cpu": folder, "cpuacct": folder}, self.version
+                        ).remove()
+                        removed += 1
+        return removed
 
     def create(self, limits: Limits) -> Group:
         """A new group limited to `limits.memory_bytes` (no swap) and `limits.processes` tasks."""
@@ -217,11 +232,12 @@ def _prepare_v2(root: Path) -> Cgroups:
                 except OSError as error:
                     if error.errno != 16:  # EBUSY: a process is left in base
                         raise
-        probe = Cgroups(2, {"memory": base, "pids": base, "cpu": base}).create(Limits())
-        probe.remove()
+        cgroups = Cgroups(2, {"memory": base, "pids": base, "cpu": base})
+        cgroups.create(Limits()).remove()
     except OSError as error:
         raise CgroupUnavailable(f"cannot make cgroups under {base} ({error}): {DELEGATION_HINT}") from None
-    return Cgroups(2, {"memory": base, "pids": base, "cpu": base})
+    cgroups.remove_stale()
+    return cgroups
 
 
 @cache
@@ -240,11 +256,12 @@ def _prepare_v1() -> Cgroups:
     try:
         for parent in parents.values():
             parent.mkdir(exist_ok=True)
-        probe = Cgroups(1, parents).create(Limits())
-        probe.remove()
+        cgroups = Cgroups(1, parents)
+        cgroups.create(Limits()).remove()
     except OSError as error:
         raise CgroupUnavailable(
             f"cannot make cgroup v1 groups under {parents['memory'].parent} ({error}): run the worker as "
             "root, or on a host with cgroup v2 and a delegated subtree"
         ) from None
-    return Cgroups(1, parents)
+    cgroups.remove_stale()
+    return cgroups

@@ -119,6 +119,7 @@ def run_process(
     terminate: Callable[[subprocess.Popen], None] = kill_group,
     new_session: bool = True,
     cgroup: Group | None = None,
+    pass_fds: tuple[int, ...] = (),
 ) -> RunResult:
     """Runs `argv` in a process group of its own until it ends, the wall clock runs out or the
     results overflow.
@@ -132,6 +133,7 @@ def run_process(
     weigh as much as the web API, and a niced worker would not yield to it.
     `cgroup`: the child joins it before exec, so the whole tree is in it; its CPU time is enforced
     (`limits.cpu_seconds`, killed as "cpu"), a kill kills all of it, and its figures are reported.
+    `pass_fds`: more descriptors the child keeps (numbered above RESULT_FD).
     """
     table = dict(rlimit_table)
     if results_on_stdout:
@@ -161,7 +163,7 @@ def run_process(
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             preexec_fn=prepare_child,
-            pass_fds=() if results_on_stdout else (RESULT_FD,),
+            pass_fds=(*pass_fds, *(() if results_on_stdout else (RESULT_FD,))),
             start_new_session=new_session,
             process_group=None if new_session else 0,
         )

@@ -78,28 +78,35 @@ def wait_status(client: httpx.Client, submission_id: int, status: str, timeout: 
         time.sleep(0.2)
 
 
-def test_worker_killed_mid_job_is_graded_exactly_once(course_env, tmp_path, make_handin):
+def test_a_job_whose_worker_is_killed_is_graded_by_another_within_90_s(course_env, tmp_path, make_handin):
+    """Its lease lapses (30 s), the sweeper (every 10 s, on its own queue) sends it again, the other
+    worker takes it: however long grading may take, not the 10 minutes of a fixed threshold."""
     env, slug, token = course_env
-    # A correct handin that takes 4 s (it sleeps: no idle stop here) is running when the worker dies.
-    env = {**env, "STUCK_AFTER_S": "3", "BROKER_VISIBILITY_TIMEOUT_S": "5", "SANDBOX_IDLE_SECONDS": "30"}
-    slow = make_handin("slow", {"__init__.py": lambda text: SLEEP_AT_IMPORT.format(seconds=4) + text + "\n"})
-    with running_service(env, tmp_path / "logs") as service, service.client(token) as client:
+    # A correct handin that takes 8 s (it sleeps: no idle stop here) is running when its worker dies.
+    env = {**env, "SANDBOX_IDLE_SECONDS": "30"}
+    slow = make_handin("slow", {"__init__.py": lambda text: SLEEP_AT_IMPORT.format(seconds=8) + text + "\n"})
+    with running_service(env, tmp_path / "logs", worker=False) as service, service.client(token) as client:
+        service.start_worker("doomed", concurrency=1)
         submission_id = upload(client, slug, slow)
         wait_status(client, submission_id, "running")
-        service.stop("worker", signal.SIGKILL)  # the whole worker, mid-job, without a goodbye
-        service.start_worker("worker-2")
-        time.sleep(3.5)
-        sweep(env)  # the job stuck in running is sent again (the unacked message also comes back)
+        service.start_worker("survivor", concurrency=1)
+        service.start_worker("sweeper", sweeper=True)
+        killed = time.monotonic()
+        service.stop("doomed", signal.SIGKILL)  # the whole worker, mid-job, without a goodbye
         graded = service.wait_graded(client, submission_id, timeout=120)
+        recovered = time.monotonic() - killed
+        survivor_log = (service.log_dir / "survivor.log").read_text()
     count, row = scores_of(submission_id)
-    assert graded["total"] == 25 and count == 9 and row.attempts >= 2
+    print(f"graded {recovered:.1f} s after its worker was killed")
+    assert graded["total"] == 25 and count == 9 and row.attempts == 2
+    assert recovered < 90 and f"grading submission {submission_id}" in survivor_log
 
 
 def test_uploads_while_redis_is_down_are_kept_and_graded_when_it_returns(course_env, tmp_path, make_handin):
     env, slug, token = course_env
     redis = RedisServer(free_port())
     redis.start()
-    env = {**env, "BROKER_URL": redis.url, "REQUEUE_AFTER_S": "0"}
+    env = {**env, "BROKER_URL": redis.url, "UNSENT_AFTER_S": "0"}
     try:
         with running_service(env, tmp_path / "logs") as service, service.client(token) as client:
             redis.stop()
@@ -166,7 +173,7 @@ def test_database_briefly_unreachable_the_worker_retries_and_stores_once(course_
         worker_log = (service.log_dir / "worker.log").read_text()
     proxy.cut()
     count, row = scores_of(submission_id)
-    assert "retry" in worker_log and "OperationalError" in worker_log  # the outage was met, and retried
+    assert "the database is unreachable, waiting for it" in worker_log  # the outage was met, and waited out
     assert graded["total"] == 25 and count == 9 and row.attempts == 1
 
 
@@ -206,7 +213,7 @@ def test_a_defect_of_the_grader_ends_the_job_as_an_error_not_a_stuck_submission(
 
     monkeypatch.setattr(tasks, "grade_handin", broken)
     user, _ = make_user("dora")
-    created = submissions.create(db, assignment, user, tiny_handin())
+    created, _ = submissions.create(db, assignment, user, tiny_handin())
     tasks.grade_submission.apply(args=[created.id])
     db.expire_all()
     stored = db.get(Submission, created.id)
@@ -229,7 +236,7 @@ def test_a_report_the_database_refuses_ends_the_job_as_an_error(db, assignment, 
 
     monkeypatch.setattr(tasks, "grade_handin", unstorable)
     user, _ = make_user("erin")
-    created = submissions.create(db, assignment, user, tiny_handin())
+    created, _ = submissions.create(db, assignment, user, tiny_handin())
     tasks.grade_submission.apply(args=[created.id])
     db.expire_all()
     stored = db.get(Submission, created.id)
@@ -245,17 +252,17 @@ def test_the_sweeper_gives_up_on_a_job_lost_again_and_again_and_the_student_keep
     from api.crud import submissions
     from worker import tasks
 
-    monkeypatch.setattr(get_settings(), "stuck_after_s", 0)
+    monkeypatch.setattr(get_settings(), "lease_s", 0)  # every lease has lapsed at once
     assignment.max_submissions = 1
     db.commit()
     user, _ = make_user("fred")
-    created = submissions.create(db, assignment, user, tiny_handin())
+    created, _ = submissions.create(db, assignment, user, tiny_handin())
     for _ in range(get_settings().max_sweeps + 1):  # taken up, then its worker dies, every time
-        submissions.mark_running(db, created.id)
+        submissions.claim(db, created.id, get_settings().lease_s)
         tasks.sweep()
         db.expire_all()
     stored = db.get(Submission, created.id)
     assert stored.status == "error" and stored.sweeps == get_settings().max_sweeps
     assert "grading failed on our side" in stored.error
-    again = submissions.create(db, assignment, user, tiny_handin())  # the limit of 1 is not used up
+    again, _ = submissions.create(db, assignment, user, tiny_handin())  # the limit of 1 is not used up
     assert again.version == 2

@@ -11,7 +11,7 @@ from service import PROJECT, run_cli, running_service
 
 
 def test_upload_during_broker_outage_is_stored_and_graded_after_the_sweep(migrated, tmp_path, make_handin):
-    good = {**os.environ, "PYTHONUNBUFFERED": "1", "REQUEUE_AFTER_S": "0"}
+    good = {**os.environ, "PYTHONUNBUFFERED": "1", "UNSENT_AFTER_S": "0"}
     broken = {**good, "BROKER_URL": "redis://127.0.0.1:1/0"}  # nothing listens there
     run_cli(
         good,

@@ -60,7 +60,7 @@ def index(db, assignment, make_user):
     def submit(username: str, code: str, version_total: float = 25.0):
         user, _ = make_user(username)
         data = tar_bytes({"mytorch/__init__.py": b"", "mytorch/optim/adam.py": code.encode()})
-        row = submissions.create(db, assignment, user, data)
+        row, _ = submissions.create(db, assignment, user, data)
         row.status, row.total = Status.graded, version_total
         db.commit()
         similarity.index_student(db, assignment.id, user.id)
@@ -129,7 +129,7 @@ def test_indexing_never_holds_up_an_upload_to_the_assignment(db, assignment, mak
     with session_factory()() as indexing:
         similarity.lock(indexing, assignment.id)  # an index update in progress, transaction open
         db.execute(text("SET lock_timeout = '2s'"))
-        row = submissions.create(db, assignment, alice, tar_bytes({"mytorch/a.py": b"x = 1\n"}))
+        row, _ = submissions.create(db, assignment, alice, tar_bytes({"mytorch/a.py": b"x = 1\n"}))
         assert row.id is not None
         indexing.rollback()
 
@@ -137,7 +137,7 @@ def test_indexing_never_holds_up_an_upload_to_the_assignment(db, assignment, mak
 def test_long_paths_and_long_labels_are_indexed_not_refused(db, assignment, index):
     deep = "mytorch/" + "/".join(["d" * 200] * 3) + "/copied.py"
     index("alice", own_code(5))
-    other = submissions.create(
+    other, _ = submissions.create(
         db, assignment, index("bob", "x = 1\n"), tar_bytes({deep: own_code(5).encode()}), attempts=1
     )
     other.status, other.total = Status.graded, 25.0

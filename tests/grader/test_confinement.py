@@ -7,6 +7,7 @@ students' sandboxes fail. These run on the real bwrap + cgroup path of this host
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -20,6 +21,7 @@ from grader.config import GraderConfig
 from grader.grade import grade_handin
 from grader.rubric import load_rubric
 from grader.sandbox import Limits
+from grader.sandbox.cgroup import detect
 
 RUBRIC = load_rubric()
 BATCHNORM = {test.case for test in RUBRIC.TESTS if test.problem == "batchnorm"}
@@ -172,3 +174,48 @@ def test_killing_its_own_processes_leaves_nothing_behind(make_handin, code):
     report = grade_handin(make_handin("self-killer", in_forward(code)), CONFIG)
     assert failed(report) <= BATCHNORM
     assert_gone(report)
+
+
+def test_what_reaches_past_the_cgroup_is_refused(make_handin):
+    """Socket memory escaped the cgroup (netlink queues took 6.5 GiB of the host at a 1 GiB limit; TCP
+    buffers reset the host's own connections), sessions of their own escaped the worker's scheduling
+    group (58 slowed the host twentyfold), inotify instances are counted per uid on the whole host."""
+    probe = """
+import os, socket
+outcomes = []
+for family, kind in ((socket.AF_NETLINK, socket.SOCK_RAW), (socket.AF_INET, socket.SOCK_STREAM),
+                     (socket.AF_INET6, socket.SOCK_DGRAM), (socket.AF_PACKET, socket.SOCK_RAW)):
+    try:
+        socket.socket(family, kind).close()
+        outcomes.append(f"{family.name} opened")
+    except OSError as error:
+        outcomes.append(f"{family.name} errno {error.errno}")
+a, b = socket.socketpair()  # AF_UNIX: Python itself uses it
+outcomes.append("socketpair opened")
+import ctypes
+for name, call in (("setsid", os.setsid), ("inotify", lambda: ctypes.CDLL(None).inotify_init())):
+    try:
+        result = call()
+        outcomes.append(f"{name} gave {result}")
+    except OSError as error:
+        outcomes.append(f"{name} errno {error.errno}")
+raise RuntimeError("; ".join(outcomes))
+"""
+    report = grade_handin(make_handin("reach", {"optim/sgd.py": lambda text: probe + text}), CONFIG)
+    message = next(result.message for result in report.tests if result.problem == "batchnorm")
+    assert "AF_NETLINK errno 97; AF_INET errno 97; AF_INET6 errno 97; AF_PACKET errno 97" in message
+    assert "socketpair opened" in message and "setsid errno 1" in message
+    assert "inotify gave -1" in message  # libc's inotify_init: -1 (EMFILE), no instance made
+    assert report.total == 15
+
+
+def test_groups_a_dead_worker_left_behind_are_removed_when_a_worker_starts():
+    cgroups = detect()
+    left = cgroups.create(Limits())
+    fresh = cgroups.create(Limits())
+    for folder in left.folders.values():
+        os.utime(folder, (time.time() - 3600, time.time() - 3600))
+    assert cgroups.remove_stale() >= 1
+    assert not any(folder.exists() for folder in left.folders.values())
+    assert all(folder.exists() for folder in fresh.folders.values())  # a sandbox of now is left alone
+    fresh.remove()

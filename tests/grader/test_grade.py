@@ -211,7 +211,7 @@ def test_network_is_unreachable_from_the_sandbox(make_handin):
     report = grade_handin(make_handin("network", {"optim/sgd.py": at_import(code)}), CONFIG)
     assert failed(report) == BATCHNORM  # ...but not from inside: the sandbox has its own empty network
     message = by_case(report)["linear_batchnorm_relu_forward_train"].message
-    assert "Connection refused" in message or "Network is unreachable" in message
+    assert "Address family not supported" in message  # no socket but AF_UNIX (seccomp)
 
 
 @pytest.mark.parametrize("path", [str(REFERENCE_DIR / "adam.py"), "/etc/passwd", "/root", "/work"])

@@ -175,7 +175,7 @@ def test_a_process_left_behind_does_not_outlive_the_sandbox(job):
     code = (
         "import subprocess\nsubprocess.Popen(['/usr/bin/sleep', '300', '"
         + marker
-        + "'], start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)\nprint('bye')"
+        + "'], process_group=0, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)\nprint('bye')"
     )
     started = time.monotonic()
     result = run(job, code)
@@ -224,7 +224,9 @@ def test_the_network_is_unreachable_inside_though_reachable_outside(job):
             "    except OSError as e:\n        print(port, 'failed', e.errno)"
         )
         result = run(job, code)
-    assert result.stdout.decode().splitlines() == [f"{port} failed 111" for port in ports]  # ECONNREFUSED
+    # EAFNOSUPPORT: no socket but AF_UNIX may even be made (grader/sandbox/seccomp.py); before that
+    # rule, ECONNREFUSED: the sandbox's network namespace has nothing listening.
+    assert result.stdout.decode().splitlines() == [f"{port} failed 97" for port in ports]
 
 
 def test_host_files_are_invisible(job):
