@@ -24,7 +24,7 @@ $(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
 install: $(VENV)/.installed
 install-test: $(VENV)/.installed-test
 
-## runtime: build the pinned sandbox runtime (numpy 1.23.5 + scipy 1.10.1) if needed
+## runtime: build the sandbox runtime if needed: the 2020 course's Python 3.8, numpy 1.18.1, scipy 1.4.1
 runtime: install
 	$(BIN)/python -m grader runtime build default --if-needed
 
@@ -58,6 +58,7 @@ serve:
 
 ## test: the whole test suite (real PostgreSQL, Redis, bubblewrap and Chromium where the machine has them)
 test: system-test install-test runtime
+	$(BIN)/python -m grader runtime build py311 --if-needed  # the tests compare the two
 	$(BIN)/python -m pytest
 
 ## handout: dist/handout.tar, what course staff publish to students

@@ -222,6 +222,7 @@ class Submission(Base):
     duration_s: Mapped[float | None] = mapped_column(Float)
     cpu_s: Mapped[float | None] = mapped_column(Float)
     sandbox_kills: Mapped[str | None] = mapped_column(StorableString(200))  # e.g. "wall-clock,cpu"
+    flags: Mapped[str | None] = mapped_column(StorableString(200))  # for staff, e.g. "imports torch"
 
     user: Mapped[User] = relationship()
     assignment: Mapped[Assignment] = relationship()

@@ -104,6 +104,7 @@ class SubmissionOut(BaseModel):
     scores: list[TestScoreOut]
     log: str
     error: str
+    flags: list[str] = []  # for staff, read from the source: e.g. "imports torch"
 
 
 class SubmissionSummary(BaseModel):

@@ -418,6 +418,7 @@ class Verdict:
     doubled: list[str] = field(default_factory=list)
     wrong: list[str] = field(default_factory=list)
     retried: int = 0  # submissions graded more than once (a redelivery; harmless if stored once)
+    retried_graded: list[float] = field(default_factory=list)  # time.time() when those were graded
     last_graded: float = 0.0  # time.time() of the last graded submission of the rush and steady phases
     sandbox_cpu: list[float] = field(default_factory=list)  # the report's cpu_s of those submissions
     correct_sandbox_cpu: list[float] = field(default_factory=list)  # the same, of the correct handins
@@ -468,6 +469,8 @@ def verify(uploads: list[Upload]) -> Verdict:
         if not 1 <= row.attempts <= 1 + get_settings().grading_retries:
             verdict.doubled.append(f"{where}: {row.attempts} attempts")
         verdict.retried += row.attempts > 1
+        if row.attempts > 1 and row.graded_at is not None:
+            verdict.retried_graded.append(row.graded_at.timestamp())
         count, distinct = score_rows.get(row.id, (0, 0))
         if row.status == Status.graded and (count != len(RUBRIC.TESTS) or distinct != count):
             verdict.doubled.append(f"{where}: {count} test score rows ({distinct} distinct)")
@@ -610,6 +613,9 @@ def summary(uploads: list[Upload], figures: Figures, verdict: Verdict, args: arg
         )
         retried = sum(upload.tries > 1 for upload in uploads)
         row("  uploads retried (503 or no answer)", f"{retried}, each stored once")
+        if verdict.retried_graded:
+            last = max(verdict.retried_graded) - figures.fault_at
+            row("  jobs graded again", f"{len(verdict.retried_graded)}, the last {last:.1f} s after it")
     print("\n== correctness (database)")
     row("lost", str(len(verdict.lost)))
     row("double-counted", str(len(verdict.doubled)))

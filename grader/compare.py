@@ -45,8 +45,11 @@ def graded_quantities(case: str, expected: dict[str, np.ndarray]) -> list[tuple[
 
 
 def error_message(record: CaseRecord) -> str:
+    """'your code raised <the error> (<file>, line <n>)', then the error's other lines (a SyntaxError's
+    code and caret) as they are."""
+    first, _, rest = record.error.partition("\n")
     where = f" ({record.where['file']}, line {record.where['line']})" if record.where else ""
-    return f"your code raised {record.error}{where}"
+    return f"your code raised {first}{where}" + (f"\n{rest}" if rest else "")
 
 
 def compare_test(

@@ -44,11 +44,12 @@ class ReferenceFailed(InfrastructureError):
 def compute(
     seeds: dict[str, int] | None = None,
     python: str = sys.executable,
+    python_env: dict[str, str] | None = None,
     autograder_dir: Path = AUTOGRADER_DIR,
     handout_dir: Path = HANDOUT_DIR,
 ) -> Answers:
-    """Runs every rubric case on the reference with `python`, on the instances `seeds` names (the
-    published ones by default); returns {problem: {key: array}}."""
+    """Runs every rubric case on the reference with `python` (which needs `python_env`), on the
+    instances `seeds` names (the published ones by default); returns {problem: {key: array}}."""
     rubric = load_rubric(autograder_dir)
     seeds = seeds or case_seeds(rubric, None)
     answers: Answers = {}
@@ -65,7 +66,8 @@ def compute(
             Limits(),
             IDLE_SECONDS,
             mounts=[],
-            env={"PATH": "/usr/bin:/bin", "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"},
+            env={"PATH": "/usr/bin:/bin", "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
+            | (python_env or {}),
         )
         for (problem, cases), run in zip(problems, runs, strict=True):
             records, frame_problems = parse_frames(run.result, {case for case, _ in cases})
@@ -82,15 +84,19 @@ def compute(
     return answers
 
 
-def answers(seeds: dict[str, int], python: str, runtime_key: str) -> Answers:
+def answers(
+    seeds: dict[str, int], python: str, python_env: tuple[tuple[str, str], ...], runtime_key: str
+) -> Answers:
     """The answers of the instances `seeds` on the runtime whose interpreter is `python`, computed
     once per process for each (seeds, runtime): `runtime_key` changes when the runtime is rebuilt."""
-    return _cached(tuple(sorted(seeds.items())), python, runtime_key)
+    return _cached(tuple(sorted(seeds.items())), python, python_env, runtime_key)
 
 
 @lru_cache(maxsize=16)
-def _cached(seeds: tuple[tuple[str, int], ...], python: str, runtime_key: str) -> Answers:
-    computed = compute(dict(seeds), python)
+def _cached(
+    seeds: tuple[tuple[str, int], ...], python: str, python_env: tuple[tuple[str, str], ...], runtime_key: str
+) -> Answers:
+    computed = compute(dict(seeds), python, dict(python_env))
     for arrays in computed.values():
         for value in arrays.values():
             value.flags.writeable = False  # shared by every grading of the process

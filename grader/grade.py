@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import shutil
@@ -14,6 +15,7 @@ from grader import expected, launch, runtime
 from grader.compare import compare_test
 from grader.config import GraderConfig
 from grader.errors import InfrastructureError
+from grader.flags import flags_of
 from grader.frames import parse_frames
 from grader.instances import case_seeds, fingerprint, problem_cases
 from grader.paths import HARNESS_DIR
@@ -34,6 +36,7 @@ SANDBOX_ENV = {
     "LANG": "C.UTF-8",
     "MPLCONFIGDIR": "/tmp",
     "PYTHONDONTWRITEBYTECODE": "1",
+    "PYTHONUNBUFFERED": "1",  # what a handin printed is kept even if it is killed (3.8 buffers stderr)
     # One thread per job: the worker runs one job per core.
     "OPENBLAS_NUM_THREADS": "1",
     "OMP_NUM_THREADS": "1",
@@ -79,6 +82,7 @@ def grade_handin(archive: Path, config: GraderConfig | None = None) -> Report:
                 sandbox=config.sandbox,
             )
 
+        flags = flags_of(unpacked.root, unpacked.files)
         log_parts = [f"unpacked {len(unpacked.files)} file(s) of mytorch/"]
         if unpacked.ignored:
             log_parts.append(
@@ -91,7 +95,8 @@ def grade_handin(archive: Path, config: GraderConfig | None = None) -> Report:
             Mount(HARNESS_DIR, HARNESS),
             Mount(submission, SUBMISSION),
         ]
-        outcomes, sandboxed = run_problems(sandbox, mounts, rubric, seeds, answers, config)
+        env = SANDBOX_ENV | runtime.environment(versions, RUNTIME)
+        outcomes, sandboxed = run_problems(sandbox, mounts, rubric, seeds, answers, config, env)
     tests = [result for results, _, _ in outcomes for result in results]
     log_parts += [log for _, log, _ in outcomes]
     kills = [kill for _, _, kill in outcomes if kill]
@@ -107,14 +112,16 @@ def grade_handin(archive: Path, config: GraderConfig | None = None) -> Report:
         sandbox=sandbox.name,
         memory_peak_bytes=sandboxed.memory_peak_bytes,
         cgroup=sandboxed.cgroup,
+        flags=flags,
     )
 
 
 def answers_for(seeds: dict[str, int], config: GraderConfig, versions: dict) -> expected.Answers:
     """The reference's answers on these instances, computed on the trusted side with the runtime's
     own interpreter (so with the numpy the student's code runs on)."""
-    python = runtime.runtime_dir(config.runtime, config.runtimes_dir) / "bin" / "python"
-    return expected.answers(seeds, str(python), f"{config.runtime}:{sorted(versions.items())}")
+    folder = runtime.runtime_dir(config.runtime, config.runtimes_dir)
+    env = tuple(sorted(runtime.environment(versions, folder).items()))
+    return expected.answers(seeds, str(folder / "bin" / "python"), env, json.dumps(versions, sort_keys=True))
 
 
 def test_code(autograder_dir: Path, destination: Path) -> Path:
@@ -133,6 +140,7 @@ def run_problems(
     seeds: dict[str, int],
     answers: expected.Answers,
     config: GraderConfig,
+    env: dict[str, str],
 ):
     """Runs every problem in one sandbox, side by side, each in a process of its own with its own
     time limit (the launcher forks them after one numpy import): a hang costs one time limit, not
@@ -151,7 +159,7 @@ def run_problems(
         limits,
         config.idle_seconds,
         mounts=mounts,
-        env=SANDBOX_ENV,
+        env=env,
     )
     if sandboxed.exit_code not in (0, None) and sandboxed.killed_reason is None:  # a traceback, not a kill
         detail = sandboxed.stderr.decode("utf-8", "replace").strip()[-2000:]

@@ -31,6 +31,7 @@ class Report:
     kills: list[str] = field(default_factory=list)  # why sandboxes were killed: wall-clock, cpu, ...
     memory_peak_bytes: int | None = None  # of the whole sandbox, where its cgroup measured it
     cgroup: str | None = None  # the sandbox's cgroup, removed (with all its processes) at the end
+    flags: list[str] = field(default_factory=list)  # for staff, from the source: e.g. "imports torch"
 
     @property
     def total(self) -> float:
@@ -48,6 +49,7 @@ class Report:
             "sandbox": self.sandbox,
             "kills": self.kills,
             "memory_peak_bytes": self.memory_peak_bytes,
+            "flags": self.flags,
         }
 
     def autolab_line(self) -> str:

@@ -112,3 +112,12 @@ def assert_gone(report) -> None:
     parents = detect().parents.values()
     assert not any((parent / report.cgroup).exists() for parent in parents)
     assert processes_in(report.cgroup) == []
+
+
+def runtime_python(name: str = "default") -> tuple[Path, dict[str, str]]:
+    """A built sandbox runtime's interpreter, and the variables it needs on the host (a runtime copied
+    from pyenv finds its libpython through LD_LIBRARY_PATH)."""
+    from grader import runtime
+
+    folder = runtime.runtime_dir(name)
+    return folder / "bin" / "python", runtime.environment(runtime.manifest(name), folder)

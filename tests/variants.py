@@ -72,3 +72,70 @@ VARIANTS = [
         "output in eval mode [eval.y]",
     ),
 ]
+
+
+BATCHNORM = frozenset(
+    {
+        "linear_batchnorm_relu_forward_train",
+        "linear_batchnorm_relu_backward_train",
+        "linear_batchnorm_relu_train_eval",
+        "big_linear_batchnorm_relu_train_eval",
+    }
+)
+
+
+def prepend(code: str):
+    return lambda text: code + text
+
+
+# Kinds of real 2020 handins (seen in public repositories), as edits of the reference, with what they
+# got in 2020 and deserve on the default runtime (the 2020 course's Python 3.8 and numpy 1.18.1).
+REAL_2020 = [
+    Variant(
+        "circular_import",  # resolved by the 2020 test files' import order: activations first
+        {
+            "nn/functional.py": lambda text: replace(
+                "from mytorch import tensor\n", "from mytorch.tensor import *\n"
+            )(text).replace("tensor.Tensor(", "Tensor(")
+        },
+        frozenset(),
+        "",
+    ),
+    Variant(
+        "torch_for_its_own_tests",  # allowed: "other than for testing, do not use" torch
+        {
+            "nn/batchnorm.py": lambda text: (
+                "import torch\nimport torch.nn as nn\nfrom torch.autograd import Variable\n"
+                + text
+                + "\n\nif __name__ == '__main__':\n    print(nn.BatchNorm1d(3)(Variable(torch.ones(2, 3))))\n"
+            )
+        },
+        frozenset(),
+        "",
+    ),
+    Variant(
+        "torch_in_graded_code",
+        {
+            "nn/batchnorm.py": lambda text: (
+                "import torch\n"
+                + replace(
+                    "    def forward(self, x):\n", "    def forward(self, x):\n        torch.manual_seed(0)\n"
+                )(text)
+            )
+        },
+        BATCHNORM,
+        "torch is not available while grading; the handout allows it only in your own tests",
+    ),
+    Variant(
+        "parenthesized_starred_call",  # f((*shape)) is f(*shape) on Python 3.8, a SyntaxError since 3.9
+        {"tensor.py": replace("Tensor.ones(*self.shape)", "Tensor.ones((*self.shape))")},
+        frozenset(),
+        "",
+    ),
+    Variant(
+        "numpy_float",  # np.float: removed in numpy 1.24
+        {"optim/adam.py": replace("self.lr * m_hat", "np.float(self.lr) * m_hat")},
+        frozenset(),
+        "",
+    ),
+]

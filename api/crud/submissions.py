@@ -301,6 +301,7 @@ def store_report(session: Session, submission_id: int, report: dict) -> tuple[in
             duration_s=report["duration_s"],
             cpu_s=report.get("cpu_s"),
             sandbox_kills=",".join(report.get("kills", [])) or None,
+            flags=",".join(report.get("flags", [])) or None,
             status=Status.graded,
             graded_at=utcnow(),
             lease_expires_at=None,

@@ -52,6 +52,7 @@ def to_out(submission: Submission) -> SubmissionOut:
         scores=submission.scores,
         log=submission.log,
         error=submission.error,
+        flags=[flag for flag in (submission.flags or "").split(",") if flag],
     )
 
 

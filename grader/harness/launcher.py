@@ -41,6 +41,7 @@ FLUSH_BYTES = 64 << 10
 EXIT_GRACE_S = 0.5  # after a problem's process exits: how long what it left behind may hold its pipes
 IDLE_CHECK_S = 0.25  # how often the problems' CPU time is looked at
 PR_SET_DUMPABLE = 4
+PIDFD_OPEN = 434  # its number on every architecture Linux added it to after 5.3
 
 
 def record(index, kind, data):
@@ -122,7 +123,18 @@ def start(index, problem, cases, spec, deadline):
     for _, write_end in pipes.values():
         os.close(write_end)
     fds = {read_end: kind for kind, (read_end, _) in pipes.items()}
-    return Problem(index, pid, os.pidfd_open(pid), fds, deadline)
+    return Problem(index, pid, pidfd_open(pid), fds, deadline)
+
+
+def pidfd_open(pid):
+    """os.pidfd_open, which Python 3.8 (the 2020 runtime) lacks: the system call itself there."""
+    if hasattr(os, "pidfd_open"):
+        return os.pidfd_open(pid)
+    libc = ctypes.CDLL(None, use_errno=True)
+    fd = libc.syscall(PIDFD_OPEN, pid, 0)
+    if fd < 0:
+        raise OSError(ctypes.get_errno(), os.strerror(ctypes.get_errno()))
+    return fd
 
 
 def forward(problem, kind, chunk, spec):
@@ -257,4 +269,4 @@ def serve(spec):
 
 if __name__ == "__main__":
     autograder_dir, submission_dir, spec_text = sys.argv[1:]
-    serve(json.loads(spec_text) | {"autograder": autograder_dir, "submission": submission_dir})
+    serve(dict(json.loads(spec_text), autograder=autograder_dir, submission=submission_dir))

@@ -18,7 +18,7 @@ class Adam(Optimizer):
     def step(self):
         b1, b2 = self.betas
         self.t += 1
-        for param, state in zip(self.params, self.state, strict=False):
+        for param, state in zip(self.params, self.state):
             grad = param.grad.data
             state["m_t"] = b1 * state["m_t"] + (1 - b1) * grad
             state["v_t"] = b2 * state["v_t"] + (1 - b2) * grad**2

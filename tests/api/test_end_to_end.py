@@ -45,7 +45,7 @@ def test_correct_handin_scores_25_and_stub_scores_0(live_service, course, make_h
     correct = upload(live_service, course["alice"], make_handin("correct"))
     assert correct["status"] == "graded" and correct["total"] == 25
     assert all(test["passed"] for test in correct["scores"]) and len(correct["scores"]) == 9
-    assert correct["runtime"]["numpy"] == "1.23.5" and correct["runtime"]["sandbox"] == "bwrap"
+    assert correct["runtime"]["numpy"] == "1.18.1" and correct["runtime"]["sandbox"] == "bwrap"
 
     stub = upload(live_service, course["bob"], make_handin("stub", stub=True))
     assert stub["total"] == 0

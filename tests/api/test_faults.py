@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
-from faults import RedisServer, TcpProxy, wait_port
+from faults import RedisServer
 from service import PROJECT, free_port, run_cli, running_service
 from sqlalchemy import func, select
 
@@ -79,11 +79,12 @@ def wait_status(client: httpx.Client, submission_id: int, status: str, timeout: 
 
 
 def test_a_job_whose_worker_is_killed_is_graded_by_another_within_90_s(course_env, tmp_path, make_handin):
-    """Its lease lapses (30 s), the sweeper (every 10 s, on its own queue) sends it again, the other
-    worker takes it: however long grading may take, not the 10 minutes of a fixed threshold."""
+    """Its lease lapses, the sweeper (every 10 s, on its own queue) sends it again, the other worker
+    takes it: however long grading may take, not the 10 minutes of a fixed threshold. (A lease of 15 s
+    here, half the default, to keep the suite short; bench/rush.py --fault worker-kill runs the default.)"""
     env, slug, token = course_env
     # A correct handin that takes 8 s (it sleeps: no idle stop here) is running when its worker dies.
-    env = {**env, "SANDBOX_IDLE_SECONDS": "30"}
+    env = {**env, "SANDBOX_IDLE_SECONDS": "30", "LEASE_S": "15"}
     slow = make_handin("slow", {"__init__.py": lambda text: SLEEP_AT_IMPORT.format(seconds=8) + text + "\n"})
     with running_service(env, tmp_path / "logs", worker=False) as service, service.client(token) as client:
         service.start_worker("doomed", concurrency=1)
@@ -153,28 +154,6 @@ def test_api_killed_mid_upload_leaves_no_half_written_submission(course_env, tmp
         service.processes.pop("api").wait()
     with session_factory()() as session:
         assert session.scalar(select(func.count()).select_from(Submission)) == before
-
-
-def test_database_briefly_unreachable_the_worker_retries_and_stores_once(course_env, tmp_path, make_handin):
-    env, slug, token = course_env
-    proxy = TcpProxy(free_port(), 5432)
-    proxy.restore()
-    worker_url = env["DATABASE_URL"].replace("127.0.0.1:5432", f"127.0.0.1:{proxy.port}")
-    with running_service(env, tmp_path / "logs", worker=False) as service, service.client(token) as client:
-        service.env = {**env, "DATABASE_URL": worker_url}  # only the worker goes through the proxy
-        service.start_worker()
-        time.sleep(3)
-        proxy.cut()
-        wait_port(proxy.port, open_=False)
-        submission_id = upload(client, slug, make_handin("db-away"))
-        time.sleep(3)  # the worker has the job and cannot reach the database
-        proxy.restore()
-        graded = service.wait_graded(client, submission_id, timeout=120)
-        worker_log = (service.log_dir / "worker.log").read_text()
-    proxy.cut()
-    count, row = scores_of(submission_id)
-    assert "the database is unreachable, waiting for it" in worker_log  # the outage was met, and waited out
-    assert graded["total"] == 25 and count == 9 and row.attempts == 1
 
 
 def test_sleeping_handins_do_not_hold_up_the_others(course_env, tmp_path, make_handin):

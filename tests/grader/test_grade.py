@@ -78,7 +78,7 @@ def test_correct_handin_scores_25_with_runtime_named(make_handin):
     report = grade_handin(make_handin("correct"), CONFIG)
     assert report.total == 25 and report.max == 25
     assert all(result.message == "passed" for result in report.tests)
-    assert report.runtime["numpy"] == "1.23.5" and report.runtime["scipy"] == "1.10.1"
+    assert report.runtime["numpy"] == "1.18.1" and report.runtime["scipy"] == "1.4.1"  # the 2020 course's
     assert report.sandbox == "bwrap"
 
 
@@ -142,11 +142,6 @@ def test_dropout_without_scaling_is_explained(make_handin):
     }
     message = by_case(grade_handin(make_handin("unscaled", edit), CONFIG))["dropout_forward"].message
     assert "not scaled" in message and "1/(1-p)" in message
-
-
-def test_numpy_1_code_with_np_float_is_graded_normally(make_handin):
-    edit = {"optim/adam.py": lambda text: text.replace("self.lr * m_hat", "np.float(self.lr) * m_hat")}
-    assert grade_handin(make_handin("np-float", edit), CONFIG).total == 25
 
 
 # --- hostile handins: each costs at most its own problem, and the worker is unharmed ------------------

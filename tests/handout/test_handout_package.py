@@ -6,7 +6,9 @@ import os
 import subprocess
 import tarfile
 
-from grader.paths import PROJECT_DIR, RUNTIMES_DIR
+from tests_support import runtime_python
+
+from grader.paths import PROJECT_DIR
 from grader.reference import install_bonus
 
 
@@ -32,14 +34,15 @@ def test_make_handout_builds_a_tar_a_numpy_only_student_can_complete(tmp_path):
     assert os.access(handout / "grade.sh", os.X_OK)
 
     install_bonus(handout / "mytorch")  # the student fills in the three parts
-    # The sandbox runtime's interpreter has numpy and scipy only: no torch, nothing of the project.
-    python = RUNTIMES_DIR / "default" / "bin" / "python"
+    # The sandbox runtime's interpreter (2020: Python 3.8, numpy 1.18.1) has numpy and scipy only: no
+    # torch, nothing of the project.
+    python, needs = runtime_python()
     result = subprocess.run(
         ["./grade.sh", "1b"],
         cwd=handout,
         capture_output=True,
         text=True,
         timeout=300,
-        env={"PATH": "/usr/bin:/bin", "PYTHON": str(python)},
+        env={"PATH": "/usr/bin:/bin", "PYTHON": str(python), **needs},
     )
     assert "Total score: 25/25" in result.stdout, result.stdout + result.stderr

@@ -1,4 +1,5 @@
-"""The handout's own autograder (`./grade.sh 1b`), run as a student runs it, on numpy 1.23.5 and 2.x."""
+"""The handout's own autograder (`./grade.sh 1b`), run as a student runs it: on the 2020 course's
+Python 3.8 and numpy 1.18.1, and on a current Python with numpy 2."""
 
 from __future__ import annotations
 
@@ -10,14 +11,15 @@ import sys
 from pathlib import Path
 
 import pytest
+from tests_support import runtime_python
 from variants import VARIANTS
 
-from grader.paths import HANDOUT_DIR, RUNTIMES_DIR
+from grader.paths import HANDOUT_DIR
 from grader.reference import install_bonus
 from grader.rubric import load_rubric
 
-RUNTIME_PYTHON = RUNTIMES_DIR / "default" / "bin" / "python"  # numpy 1.23.5, what 2020 students had
-PYTHONS = {"numpy-1.23.5": RUNTIME_PYTHON, "numpy-2": Path(sys.executable)}
+RUNTIME_PYTHON, RUNTIME_NEEDS = runtime_python()  # the 2020 course's: what its students had
+PYTHONS = {"python-3.8-numpy-1.18": RUNTIME_PYTHON, "numpy-2": Path(sys.executable)}
 
 
 def copy_handout(destination: Path) -> Path:
@@ -33,7 +35,7 @@ def grade_sh(handout: Path, python: Path) -> tuple[int, dict, str]:
         capture_output=True,
         text=True,
         timeout=300,
-        env={**os.environ, "PYTHON": str(python)},
+        env={**os.environ, "PYTHON": str(python), **(RUNTIME_NEEDS if python == RUNTIME_PYTHON else {})},
     )
     lines = result.stdout.strip().splitlines()
     assert result.returncode == 0, result.stderr
@@ -86,7 +88,12 @@ def test_wrong_variant_gets_partial_score_for_the_right_reason(solved_handout, t
 
 def test_sandbox_script_runs_on_the_handout(solved_handout):
     result = subprocess.run(
-        [str(RUNTIME_PYTHON), "sandbox.py"], cwd=solved_handout, capture_output=True, text=True, timeout=60
+        [str(RUNTIME_PYTHON), "sandbox.py"],
+        cwd=solved_handout,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, **RUNTIME_NEEDS},
     )
     assert result.returncode == 0, result.stderr
     assert "2/2 sanity checks passed" in result.stdout

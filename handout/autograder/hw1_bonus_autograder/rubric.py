@@ -8,6 +8,8 @@ from dataclasses import dataclass
 
 SEED = 11785
 MAX_SCORE = 25
+# What the server grades on (the 2020 course's environment); your own Python and numpy may differ.
+SERVER_RUNTIME = {"python": "3.8", "numpy": "1.18.1", "scipy": "1.4.1"}
 
 
 @dataclass(frozen=True)

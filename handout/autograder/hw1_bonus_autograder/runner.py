@@ -7,6 +7,7 @@ expected answers are stored in `outputs/`.
 
 import importlib
 import json
+import platform
 import sys
 import traceback
 from pathlib import Path
@@ -14,8 +15,11 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE), str(HERE.parents[1])]  # these tests, then the folder holding mytorch/
 
+import no_torch  # noqa: E402
 import numpy as np  # noqa: E402
-from rubric import MAX_SCORE, PROBLEMS, SEED, TESTS  # noqa: E402
+from rubric import MAX_SCORE, PROBLEMS, SEED, SERVER_RUNTIME, TESTS  # noqa: E402
+
+no_torch.install()  # as on the server: your code may import torch (for your tests), not use it
 
 
 class Mismatch(Exception):
@@ -62,8 +66,26 @@ def run_test(test, module, expected):
     return True, ""
 
 
+# Failures that may come from this machine's Python or numpy rather than from the code: syntax that
+# Python 3.9 refused (f((*shape))), names numpy 1.24 removed (np.float, np.int, ...).
+VERSION_SIGNS = ("SyntaxError", "module 'numpy' has no attribute")
+
+
+def versions_note(messages):
+    """Which versions graded here and which grade on the server; a warning if a failure may be theirs."""
+    here = f"Python {platform.python_version()} with numpy {np.__version__}"
+    server = "Python {python} with numpy {numpy} and scipy {scipy}".format(**SERVER_RUNTIME)
+    note = f"Graded here on {here}; the server grades on {server}."
+    if any(sign in message for message in messages for sign in VERSION_SIGNS):
+        note += (
+            "\nnote: a failure above may come from this machine's versions, not from your code: "
+            f"check it on {server} (or upload it: the server grades on those)."
+        )
+    return note
+
+
 def main():
-    scores = {}
+    scores, messages = {}, []
     for problem in PROBLEMS:
         try:
             module = importlib.import_module(f"test_{problem}")
@@ -78,7 +100,9 @@ def main():
             status = "PASS" if passed else "FAIL"
             line = f"{status} {test.name}: {scores[test.autolab]}/{test.points}"
             print(line if passed else f"{line}\n     {message}", flush=True)
+            messages += [] if passed else [message]
 
+    print(versions_note(messages))
     total = sum(scores.values())
     print(f"Total score: {total}/{MAX_SCORE}")
     print(json.dumps({"scores": scores}))
