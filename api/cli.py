@@ -4,7 +4,6 @@ demo seed."""
 from __future__ import annotations
 
 import csv
-import re
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -13,9 +12,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from api.crud import assignments, scoreboard, submissions, users
-from api.db import session_factory
-from api.models import Assignment, Role, Scoring
+from core.db import session_factory
+from core.errors import InvalidSettings
+from core.models import Assignment, Role, Scoring
+from core.services import assignments, scoreboard, submissions, users
 
 app = typer.Typer(
     add_completion=False, no_args_is_help=True, help="Administer the HW1 Bonus grading service."
@@ -61,7 +61,7 @@ def serve(
     """Run the web API with uvicorn, logging JSON lines (uvicorn's own errors included)."""
     import uvicorn
 
-    from api.logs import uvicorn_log_config
+    from core.logs import uvicorn_log_config
 
     uvicorn.run(
         "api.main:app",
@@ -82,7 +82,7 @@ def create_user(
     password: str | None = typer.Option(None, help="random if omitted (printed once)"),
 ) -> None:
     """Create or update a user."""
-    from api.security import random_password
+    from core.security import random_password
 
     password = password or random_password()
     with session() as db:
@@ -99,7 +99,7 @@ def import_roster(
     passwords_out: Path | None = typer.Option(None, help="write new users' passwords here (CSV)"),
 ) -> None:
     """Create or update users from a roster CSV; new users get a random password."""
-    from api.security import random_password
+    from core.security import random_password
 
     new_passwords = []
     with session() as db, csv_file.open(newline="") as handle:
@@ -194,13 +194,13 @@ def assignment_upsert(
             "scoring": scoring,
             "public_scoreboard": public_scoreboard,
         }
-        for field, value in changes.items():
-            if value is not None:
-                setattr(assignment, field, value)
-        if assignment.late_deadline_at < assignment.due_at:
-            console.print("[red]the late deadline cannot be before the due date[/red]")
-            raise typer.Exit(1)
-        db.commit()
+        try:
+            assignments.update(
+                db, assignment, {key: value for key, value in changes.items() if value is not None}
+            )
+        except InvalidSettings as error:
+            console.print(f"[red]{error}[/red]")
+            raise typer.Exit(1) from None
         console.print(
             f"assignment {slug}: due {assignment.due_at:%Y-%m-%d %H:%M} UTC, "
             f"late deadline {assignment.late_deadline_at:%Y-%m-%d %H:%M} UTC"
@@ -220,23 +220,20 @@ def regrade(
     slug: str = typer.Argument(None), submission: int = typer.Option(None, help="one submission id")
 ) -> None:
     """Regrade one submission, or the counted submission of every student of an assignment."""
-    from worker.queue import enqueue
+    from core.queue import enqueue
 
     with session() as db:
         if submission is not None:
-            row = submissions.get(db, submission)
-            if row is None:
+            if submissions.get(db, submission) is None:
                 console.print(f"[red]no submission {submission}[/red]")
                 raise typer.Exit(1)
-            ids = [row.id]
+            ids = [submission]
         elif slug:
-            counted = submissions.counted_submissions(db, need_assignment(db, slug))
-            ids = [entry.submission_id for entry in counted.values()]
+            ids = submissions.counted_ids(db, need_assignment(db, slug))
         else:
             console.print("[red]give an assignment slug or --submission ID[/red]")
             raise typer.Exit(1)
-        for submission_id in ids:
-            submissions.requeue(db, submissions.get(db, submission_id))
+        submissions.regrade(db, ids)
     sent = sum(enqueue(submission_id) for submission_id in ids)
     console.print(f"queued {sent} of {len(ids)} submission(s) for regrading")
 
@@ -246,7 +243,7 @@ def export_grades(
     slug: str, output: Path | None = typer.Option(None, "-o", help="file (default: stdout)")
 ) -> None:
     """Export the counted score of every student as CSV."""
-    from api.routes.staff import grades_csv
+    from core.services.grades import grades_csv
 
     with session() as db:
         text = grades_csv(scoreboard.build(db, need_assignment(db, slug)))
@@ -264,10 +261,9 @@ def similarity_archive(
     archive: Path = typer.Argument(..., exists=True, dir_okay=False, help="a tar of earlier handin tars"),
 ) -> None:
     """Index earlier semesters' handins to compare against (beyond the web form's size limit)."""
-    from api.crud import similarity
-    from api.routes.similarity import LABEL_PATTERN
+    from core.similarity import index as similarity
 
-    if not re.fullmatch(LABEL_PATTERN, label) or len(label) > 100:
+    if not similarity.valid_archive_label(label):
         console.print("[red]the label takes up to 100 letters, digits, '.', '-' and spaces[/red]")
         raise typer.Exit(2)
     with session() as db:
@@ -287,7 +283,7 @@ def similarity_archive(
 @app.command("similarity-rebuild")
 def similarity_rebuild(slug: str) -> None:
     """Index every student's counted submission again from scratch (archives are kept)."""
-    from api.crud import similarity
+    from core.similarity import index as similarity
 
     with session() as db:
         assignment = need_assignment(db, slug)
@@ -300,7 +296,7 @@ def similarity_rebuild(slug: str) -> None:
 @app.command()
 def seed_demo() -> None:
     """Create the demo course: the HW1 Bonus assignment, a TA and three students (prints their logins)."""
-    from api.security import random_password
+    from core.security import random_password
 
     now = datetime.now(UTC)
     with session() as db:

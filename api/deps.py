@@ -8,15 +8,20 @@ from fastapi import Depends, HTTPException, Path, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
-from api.crud import assignments, users
 from api.csrf import HEADER, check_csrf
-from api.db import get_session
-from api.models import Assignment, User
+from core.db import get_session
+from core.models import Assignment, Submission, User
+from core.services import assignments, submissions, users
 
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 SubmissionId = Annotated[int, Path(ge=1, le=2**31 - 1, description="a submission id")]
 SessionDep = Annotated[Session, Depends(get_session)]
 bearer = HTTPBearer(auto_error=False, description="an API token from `python -m api token issue`")
+
+
+def client_address(request: Request) -> str:
+    """The caller's address, as the login throttle counts it."""
+    return request.client.host if request.client else ""
 
 
 def release_connection(session: Session) -> None:
@@ -81,6 +86,14 @@ def staff_user(user: Annotated[User, Depends(current_user)]) -> User:
     if not user.is_staff:
         raise HTTPException(status.HTTP_403_FORBIDDEN, "course staff only")
     return user
+
+
+def visible_submission(session: Session, submission_id: int, user: User) -> Submission:
+    """The submission, if the user may see it (pages and the API alike); 404 otherwise."""
+    submission = submissions.visible(session, submission_id, user)
+    if submission is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such submission")
+    return submission
 
 
 def assignment_by_slug(slug: str, session: SessionDep) -> Assignment:

@@ -9,12 +9,12 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
-from api.config import get_settings
-from api.db import UNAVAILABLE, answer_fast
 from api.limits import BodySizeLimit, RejectNul
-from api.logs import configure_logging
-from api.routes import assignments, auth, health, pages, similarity, similarity_pages, staff, submissions
+from api.routes import assignments, auth, health, pages, similarity, staff, submissions
 from api.web import LoginRequired, database_unavailable_handler, http_error_handler, login_required_handler
+from core.config import get_settings
+from core.db import UNAVAILABLE, answer_fast
+from core.logs import configure_logging
 
 API_PREFIX = "/api/v1"
 
@@ -43,7 +43,7 @@ def create_app() -> FastAPI:
     app.include_router(health.router, prefix=API_PREFIX)
     app.include_router(health.metrics_router)
     app.include_router(pages.router)
-    app.include_router(similarity_pages.router)
+    app.include_router(similarity.pages)
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
     app.add_exception_handler(LoginRequired, login_required_handler)
     app.add_exception_handler(StarletteHTTPException, http_error_handler)

@@ -11,8 +11,8 @@ from prometheus_client import CollectorRegistry, Counter, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from sqlalchemy import case, func, select
 
-from api.db import session_factory
-from api.models import Status, Submission
+from core.db import session_factory
+from core.models import Status, Submission
 
 REGISTRY = CollectorRegistry()
 UPLOADS_ACCEPTED = Counter("hw1_uploads_accepted", "Uploads stored and queued", registry=REGISTRY)

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from api.models import Role, Scoring, Status
+from core.models import Role, Scoring, Status
 
 
 class UserOut(BaseModel):
@@ -125,6 +125,7 @@ class SubmissionPage(BaseModel):
 
 
 class ScoreboardRow(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
     username: str
     display_name: str
     submission_id: int | None
@@ -137,6 +138,7 @@ class ScoreboardRow(BaseModel):
 
 
 class Scoreboard(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
     assignment: str
     max_score: float
     tests: list[str]

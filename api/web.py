@@ -12,13 +12,13 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from api.config import get_settings
-from api.crud import workers
-from api.crud.workers import GradingState
 from api.csrf import FORM_FIELD, check_csrf, csrf_token
-from api.db import session_factory
 from api.deps import request_user
-from api.models import User
+from core.config import get_settings
+from core.db import session_factory
+from core.models import User
+from core.services import workers
+from core.services.workers import GradingState
 
 log = logging.getLogger(__name__)
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")

@@ -7,7 +7,7 @@ Runs the API (uvicorn) and a Celery worker with `--workers` processes on the mac
 (a fresh database, dropped at the end) and Redis (a queue of its own, deleted at the end), grading
 with bubblewrap. First it grades the correct handin a few times in this process to measure the CPU
 cost of one job and the sandbox overhead (bench/grade_overhead.py). Then N students upload at
-once a mix of correct, partially wrong (tests/variants.py), broken (refused with 400) and hostile
+once a mix of correct, partially wrong (tests/support/variants.py), broken (refused with 400) and hostile
 (never-ending) handins, and uploads keep arriving at a steady rate while the workers drain the
 queue. It prints upload latency, throughput against the machine's limit and where the CPU went,
 waits for the similarity index to catch up, and checks in the database that every accepted
@@ -49,13 +49,14 @@ import redis
 PROJECT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT / "tests"))  # the tests' service launcher, handin builders and variants
 
-from faults import RedisServer, TcpProxy  # noqa: E402
 from grade_overhead import CONFIGS, compare, correct_handin, measure, ratio  # noqa: E402
-from service import Service, free_port, run_cli, running_service  # noqa: E402
-from tests_support import TEST_REDIS_URL, build_handin, create_database, drop_database, tar_bytes  # noqa: E402
-from variants import VARIANTS, Variant, replace  # noqa: E402
+from support.database import TEST_REDIS_URL, create_database, drop_database  # noqa: E402
+from support.faults import RedisServer, TcpProxy  # noqa: E402
+from support.handins import build_handin, tar_bytes  # noqa: E402
+from support.service import Service, free_port, run_cli, running_service  # noqa: E402
+from support.variants import VARIANTS, Variant, replace  # noqa: E402
 
-from api.config import Settings  # noqa: E402
+from core.config import Settings  # noqa: E402
 from grader.rubric import load_rubric  # noqa: E402
 
 SLUG = "hw1-bonus"
@@ -251,8 +252,8 @@ def calibrate(handin: Path, runs: int, figures: Figures) -> None:
 
 def create_students(usernames: list[str]) -> dict[str, str]:
     """Students with an API token each, through the service's own user functions; username -> token."""
-    from api.crud import users
-    from api.db import session_factory
+    from core.db import session_factory
+    from core.services import users
 
     tokens = {}
     with session_factory()() as db:
@@ -267,8 +268,8 @@ def status_counts() -> Counter[str]:
     """How many submissions are queued, running, graded and in error."""
     from sqlalchemy import func, select
 
-    from api.db import session_factory
-    from api.models import Submission
+    from core.db import session_factory
+    from core.models import Submission
 
     with session_factory()() as db:
         rows = db.execute(select(Submission.status, func.count()).group_by(Submission.status)).all()
@@ -277,8 +278,9 @@ def status_counts() -> Counter[str]:
 
 def similarity_behind() -> int:
     """Students whose counted submission the similarity index does not have yet."""
-    from api.crud import assignments, similarity
-    from api.db import session_factory
+    from core.db import session_factory
+    from core.services import assignments
+    from core.similarity import index as similarity
 
     with session_factory()() as db:
         return len(similarity.stale_students(db, assignments.get(db, SLUG)))
@@ -433,9 +435,9 @@ def verify(uploads: list[Upload]) -> Verdict:
     """Every accepted upload has exactly one row, finished, with the right score; versions 1..k."""
     from sqlalchemy import func, select
 
-    from api.config import get_settings
-    from api.db import session_factory
-    from api.models import Status, Submission, TestScore, User
+    from core.config import get_settings
+    from core.db import session_factory
+    from core.models import Status, Submission, TestScore, User
 
     verdict = Verdict()
     with session_factory()() as db:
@@ -796,7 +798,7 @@ def main() -> int:
         verdict = run_service(scratch, env, uploads, args, figures)
         summary(uploads, figures, verdict, args)
     finally:
-        from api.db import get_engine
+        from core.db import get_engine
 
         get_engine().dispose()  # this process's connections, before the database goes
         drop_database(database)

@@ -26,7 +26,7 @@ PROJECT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT))
 sys.path.insert(0, str(PROJECT / "tests"))  # the tests' handin builder
 
-from tests_support import tar_bytes  # noqa: E402
+from support.handins import tar_bytes  # noqa: E402
 
 
 def parse_args() -> argparse.Namespace:
@@ -91,13 +91,14 @@ def main() -> None:
     from alembic.config import Config
     from sqlalchemy import func, select
 
-    from api.crud import similarity, users
-    from api.crud.submissions import store_blob
-    from api.db import session_factory
-    from api.models import Assignment, Role, SimilarityFingerprint, Status, Submission
+    from core.db import session_factory
+    from core.models import Assignment, Role, SimilarityFingerprint, Status, Submission
+    from core.services import users
+    from core.services.submissions import store_blob
+    from core.similarity import index as similarity
+    from core.similarity.engine import fingerprint, read_tree
     from grader.paths import HANDOUT_DIR
     from grader.reference import build_reference_mytorch
-    from grader.similarity import fingerprint, read_tree
 
     command.upgrade(Config(str(PROJECT / "alembic.ini")), "head")
     reference = read_tree(build_reference_mytorch(HANDOUT_DIR, scratch))

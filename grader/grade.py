@@ -21,7 +21,7 @@ from grader.instances import case_seeds, fingerprint, problem_cases
 from grader.paths import HARNESS_DIR
 from grader.report import Report, TestResult
 from grader.rubric import load_rubric
-from grader.sandbox import Limits, Mount, RunResult, get_sandbox
+from grader.sandbox import Limits, Mount, RunResult, Sandbox, get_sandbox
 from grader.sandbox.process import mark_cpu_kill
 from grader.unpack import HandinError, unpack_handin
 
@@ -48,13 +48,14 @@ class LauncherFailed(InfrastructureError):
     """The sandbox's launcher (our code) failed before the student's code could run."""
 
 
-def grade_handin(archive: Path, config: GraderConfig | None = None) -> Report:
+def grade_handin(archive: Path, config: GraderConfig | None = None, sandbox: Sandbox | None = None) -> Report:
     """Grades `archive` (a handin.tar). A broken handin is a report with 0 points, not an exception;
-    InfrastructureError (its subclasses) means it could not be graded here."""
+    InfrastructureError (its subclasses) means it could not be graded here. `sandbox`: the one the
+    config names, unless given (the tests give a scripted one)."""
     config = config or GraderConfig()
     started = time.monotonic()
     rubric = load_rubric(config.autograder_dir)
-    sandbox = sandbox_for(config)
+    sandbox = sandbox or sandbox_for(config)
     sandbox.check()  # no confinement, no grading: before any student code runs
     versions = runtime.manifest(config.runtime, config.runtimes_dir)
     runtime_info = {key: versions[key] for key in ("python", "numpy", "scipy")} | {
@@ -96,7 +97,7 @@ def grade_handin(archive: Path, config: GraderConfig | None = None) -> Report:
             Mount(submission, SUBMISSION),
         ]
         env = SANDBOX_ENV | runtime.environment(versions, RUNTIME)
-        outcomes, sandboxed = run_problems(sandbox, mounts, rubric, seeds, answers, config, env)
+        outcomes, sandboxed = grade_problems(sandbox, mounts, rubric, seeds, answers, config, env)
     tests = [result for results, _, _ in outcomes for result in results]
     log_parts += [log for _, log, _ in outcomes]
     kills = [kill for _, _, kill in outcomes if kill]
@@ -133,7 +134,7 @@ def test_code(autograder_dir: Path, destination: Path) -> Path:
     return destination
 
 
-def run_problems(
+def grade_problems(
     sandbox,
     mounts: list[Mount],
     rubric,

@@ -12,10 +12,10 @@ import json
 import math
 from dataclasses import replace
 
+from grader.harness import channel
 from grader.sandbox import Limits, Mount, RunResult
 
-HEADER_BYTES = 6
-KINDS = ("result", "stdout", "stderr", "end")
+HEADER_BYTES, KINDS = channel.HEADER_BYTES, channel.KINDS
 END_FIELDS = {
     "exit_code": (int, type(None)),
     "signal": (int, type(None)),

@@ -19,15 +19,21 @@ from grader.paths import AUTOGRADER_DIR
 
 
 @cache
-def load_rubric(autograder_dir: Path = AUTOGRADER_DIR) -> ModuleType:
-    """Imports `rubric.py` of an autograder folder (plain data, standard library only)."""
+def load_module(name: str, autograder_dir: Path = AUTOGRADER_DIR) -> ModuleType:
+    """Imports `name.py` of an autograder folder, as the grader's own: the handout's modules that the
+    local autograder and the service share (the rubric, the checks), so that both say the same."""
     spec = importlib.util.spec_from_file_location(
-        f"rubric_{abs(hash(autograder_dir))}", autograder_dir / "rubric.py"
+        f"autograder_{name}_{abs(hash(autograder_dir))}", autograder_dir / f"{name}.py"
     )
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def load_rubric(autograder_dir: Path = AUTOGRADER_DIR) -> ModuleType:
+    """The rubric (plain data, standard library only)."""
+    return load_module("rubric", autograder_dir)
 
 
 def expected_path(problem: str, autograder_dir: Path = AUTOGRADER_DIR) -> Path:

@@ -205,7 +205,7 @@ def _open(data: bytes, limits: UnpackLimits) -> tuple[_Budget, tarfile.TarFile, 
     if not data:
         raise HandinError(f"{ARCHIVE} is empty (0 bytes); create it with create_tarball.sh")
     if len(data) > limits.max_archive_bytes:
-        raise _too_large(len(data), limits)
+        raise _archive_too_large(len(data), limits)
     recognized = _recognize(data)
     compression = recognized[0] if recognized else None
     source = recognized[1](io.BytesIO(data)) if recognized else io.BytesIO(data)
@@ -213,7 +213,7 @@ def _open(data: bytes, limits: UnpackLimits) -> tuple[_Budget, tarfile.TarFile, 
     if compression and _ratio_budget(data, limits) < size_budget:
         stream = _Budget(source, _ratio_budget(data, limits), lambda: _bomb(limits))
     else:
-        stream = _Budget(source, size_budget, lambda: _too_big(limits))
+        stream = _Budget(source, size_budget, lambda: _unpacks_too_large(limits))
     try:
         archive = tarfile.open(fileobj=stream, mode="r:", tarinfo=_CheckedTarInfo)  # noqa: SIM115
     except READ_ERRORS:
@@ -233,14 +233,14 @@ def _bomb(limits: UnpackLimits) -> HandinError:
     )
 
 
-def _too_large(size: int, limits: UnpackLimits) -> HandinError:
+def _archive_too_large(size: int, limits: UnpackLimits) -> HandinError:
     return HandinError(
         f"{ARCHIVE} is {size} bytes; the limit is {limits.max_archive_bytes} bytes "
         f"(only {PACKAGE}/ is needed: leave data files and checkpoints out)"
     )
 
 
-def _too_big(limits: UnpackLimits) -> HandinError:
+def _unpacks_too_large(limits: UnpackLimits) -> HandinError:
     return HandinError(f"{ARCHIVE} unpacks to more than {limits.max_unpacked_bytes} bytes")
 
 
@@ -323,7 +323,7 @@ def _members(data: bytes, limits: UnpackLimits) -> Iterator[_Member]:
                     if compression and member.offset_data + member.size > _ratio_budget(data, limits):
                         raise _bomb(limits)
                     if declared > limits.max_unpacked_bytes:
-                        raise _too_big(limits)
+                        raise _unpacks_too_large(limits)
                 if parts:
                     yield archive, member, parts
         except READ_ERRORS as error:
@@ -346,7 +346,7 @@ class _Counter:
     def take(self, size: int) -> None:
         self.total += size
         if self.total > self.limits.max_unpacked_bytes:
-            raise _too_big(self.limits)
+            raise _unpacks_too_large(self.limits)
 
 
 def _chunks(archive: tarfile.TarFile, member: tarfile.TarInfo, budget: _Counter) -> Iterator[bytes]:
@@ -430,7 +430,7 @@ def _read_archive(archive: Path, limits: UnpackLimits) -> bytes:
         with open(archive, "rb") as handle:
             size = os.fstat(handle.fileno()).st_size
             if size > limits.max_archive_bytes:
-                raise _too_large(size, limits)
+                raise _archive_too_large(size, limits)
             return handle.read(limits.max_archive_bytes + 1)  # _open refuses it if it grew meanwhile
     except FileNotFoundError:
         raise HandinError(f"{ARCHIVE} was not found (no file {archive.name!r})") from None

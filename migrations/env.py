@@ -3,9 +3,9 @@
 from alembic import context
 from sqlalchemy import engine_from_config, pool
 
-from api.config import get_settings
-from api.db import prepare_sqlite_folder
-from api.models import Base
+from core.config import get_settings
+from core.db import prepare_sqlite_folder
+from core.models import Base
 
 config = context.config
 url = config.attributes.get("database_url") or get_settings().database_url

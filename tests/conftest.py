@@ -1,4 +1,5 @@
-"""Shared fixtures: handins built from the handout and the reference, the built sandbox runtime."""
+"""Shared fixtures: handins built from the handout and the reference; the test run's own database,
+made only when a test asks for it (`pytest tests/grader` needs neither PostgreSQL nor Redis)."""
 
 from __future__ import annotations
 
@@ -7,31 +8,37 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from tests_support import (
+from support.database import (
     TEST_DATABASE,
     TEST_REDIS_URL,
-    build_handin,
     create_database,
+    database_url,
     drop_database,
     empty_database,
 )
+from support.handins import build_handin
 
 from grader.paths import HANDOUT_DIR
 from grader.reference import build_reference_mytorch
 
 
 def pytest_configure(config) -> None:
-    """Points the service at a new PostgreSQL database and a Redis database of its own."""
-    os.environ["DATABASE_URL"] = create_database(TEST_DATABASE)
+    """Points the service at the test run's own PostgreSQL database (made by `test_database`, when a
+    test needs it) and Redis queues: test runs side by side never share rows or jobs."""
+    os.environ["DATABASE_URL"] = database_url(TEST_DATABASE)
     os.environ["BROKER_URL"] = TEST_REDIS_URL
     os.environ["SECRET_KEY"] = "test-secret-key"
     os.environ.setdefault("SANDBOX", "bwrap")
-    os.environ["GRADING_QUEUE"] = f"grading-{TEST_DATABASE}"  # test runs side by side never share jobs
+    os.environ["GRADING_QUEUE"] = f"grading-{TEST_DATABASE}"
     os.environ["SWEEPER_QUEUE"] = f"sweeper-{TEST_DATABASE}"
 
 
-def pytest_unconfigure(config) -> None:
-    from api.db import get_engine
+@pytest.fixture(scope="session")
+def test_database():
+    """The test run's PostgreSQL database, empty; dropped at the end."""
+    create_database(TEST_DATABASE)
+    yield os.environ["DATABASE_URL"]
+    from core.db import get_engine
 
     get_engine().dispose()
     drop_database(TEST_DATABASE)
@@ -55,9 +62,9 @@ def make_handin(tmp_path_factory, reference_mytorch) -> Callable[..., Path]:
 
 
 @pytest.fixture(scope="session")
-def migrated() -> None:
+def migrated(test_database) -> None:
     """The test database at the newest migration."""
-    from service import migrate
+    from support.service import migrate
 
     migrate(os.environ.copy())
 
@@ -65,7 +72,7 @@ def migrated() -> None:
 @pytest.fixture(scope="module")
 def live_service(migrated, tmp_path_factory):
     """The API and a Celery worker as real processes on PostgreSQL and Redis, on an empty database."""
-    from service import running_service
+    from support.service import running_service
 
     empty_database()
 

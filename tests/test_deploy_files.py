@@ -7,7 +7,7 @@ from pathlib import Path
 
 import yaml
 
-from api.config import Settings
+from core.config import Settings
 
 PROJECT = Path(__file__).resolve().parent.parent
 COMPOSE = yaml.safe_load((PROJECT / "docker-compose.yml").read_text())

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from api.config import get_settings
-from api.crud import workers
-from api.db import session_factory
+from core.config import get_settings
+from core.db import session_factory
+from core.services import workers
 from grader.sandbox import SandboxUnavailable, get_sandbox
 
 log = logging.getLogger(__name__)

@@ -12,17 +12,18 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
-from api.config import get_settings
-from api.crud import similarity, submissions
-from api.db import session_factory
-from api.models import Assignment, SimilarityArchive, Status, utcnow
+from core.config import get_settings
+from core.db import session_factory
+from core.models import Assignment, SimilarityArchive, Status, utcnow
+from core.outage import with_database
+from core.queue import broker_epoch, enqueue, enqueue_archive, enqueue_similarity
+from core.services import submissions
+from core.similarity import index as similarity
 from grader.config import GraderConfig
 from grader.errors import InfrastructureError
 from grader.grade import grade_handin
 from grader.sandbox import Limits
 from worker.celery_app import app
-from worker.outage import with_database
-from worker.queue import broker_epoch, enqueue, enqueue_archive, enqueue_similarity
 
 log = logging.getLogger(__name__)
 

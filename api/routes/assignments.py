@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException, status
 
-from api.crud import assignments
 from api.deps import AssignmentDep, CurrentUser, SessionDep, StaffUser
 from api.schemas import AssignmentOut, AssignmentUpdate, Instances
+from core.errors import InvalidSettings
+from core.services import assignments
 
 router = APIRouter(tags=["assignments"])
 
@@ -27,8 +28,8 @@ def update_assignment(
 ):
     """Change deadlines, limits, penalty or scoring (course staff)."""
     try:
-        assignments.update(session, assignment, changes)
-    except ValueError as error:
+        assignments.update(session, assignment, changes.model_dump(exclude_unset=True))
+    except InvalidSettings as error:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(error)) from None
     return assignment
 

@@ -5,17 +5,13 @@ from __future__ import annotations
 from fastapi import APIRouter, HTTPException, Request, status
 from pydantic import BaseModel
 
-from api.config import get_settings
-from api.crud import logins
 from api.csrf import csrf_token
-from api.deps import CurrentUser, SessionDep
+from api.deps import CurrentUser, SessionDep, client_address
 from api.schemas import LoginOut, UserOut
+from core.config import get_settings
+from core.services import logins
 
 router = APIRouter(tags=["auth"])
-
-
-def client_address(request: Request) -> str:
-    return request.client.host if request.client else ""
 
 
 class Credentials(BaseModel):

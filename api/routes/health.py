@@ -6,10 +6,11 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy import text
 
-from api.config import get_settings
-from api.crud import workers
-from api.db import get_engine, session_factory
 from api.deps import StaffUser
+from core.config import get_settings
+from core.db import get_engine, session_factory
+from core.queue import celery
+from core.services import workers
 
 router = APIRouter(tags=["health"])
 
@@ -24,10 +25,8 @@ def check_database() -> str:
 
 
 def check_broker() -> str:
-    from worker.celery_app import app
-
     try:
-        with app.connection_for_write() as connection:
+        with celery().connection_for_write() as connection:
             connection.ensure_connection(max_retries=1, interval_start=0, interval_step=0, timeout=2)
         return "ok"
     except Exception as error:

@@ -10,15 +10,15 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse
 from pydantic import ValidationError
 
-from api.config import get_settings
-from api.crud import assignments, logins, scoreboard, submissions, users
-from api.crud.assignments import adjusted_total
 from api.csrf import check_csrf
-from api.deps import SessionDep, SubmissionId, assignment_by_slug
-from api.routes.auth import client_address
-from api.routes.submissions import accept_upload
+from api.deps import SessionDep, SubmissionId, assignment_by_slug, client_address, visible_submission
 from api.schemas import NULLABLE_SETTINGS, AssignmentUpdate
+from api.uploads import accept_upload
 from api.web import CheckedForm, PageUser, StaffPageUser, render
+from core.config import get_settings
+from core.errors import InvalidSettings
+from core.services import assignments, logins, scoreboard, submissions, users
+from core.services.assignments import adjusted_total
 from grader.unpack import read_handin_files
 
 router = APIRouter(include_in_schema=False)
@@ -29,13 +29,6 @@ SORTS = {
     "submissions": lambda row: -row.submissions,
     "late": lambda row: (not row.late, row.username),
 }
-
-
-def owned_submission(session, submission_id: int, user):
-    submission = submissions.get(session, submission_id)
-    if submission is None or (submission.user_id != user.id and not user.is_staff):
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such submission")
-    return submission
 
 
 @router.get("/")
@@ -137,7 +130,7 @@ async def upload_form(
 
 @router.get("/submissions/{submission_id}")
 def submission_page(submission_id: SubmissionId, request: Request, user: PageUser, session: SessionDep):
-    submission = owned_submission(session, submission_id, user)
+    submission = visible_submission(session, submission_id, user)
     return render(
         request,
         "submission.html",
@@ -153,7 +146,7 @@ def submission_page(submission_id: SubmissionId, request: Request, user: PageUse
 @router.get("/submissions/{submission_id}/result")
 def submission_result(submission_id: SubmissionId, request: Request, user: PageUser, session: SessionDep):
     """The result block alone, for the page to swap in once grading is done."""
-    submission = owned_submission(session, submission_id, user)
+    submission = visible_submission(session, submission_id, user)
     return render(
         request,
         "_result.html",
@@ -174,7 +167,7 @@ def submission_files(
     path: str | None = None,
 ):
     """The files of a handin, read from the stored archive (never run)."""
-    submission = owned_submission(session, submission_id, user)
+    submission = visible_submission(session, submission_id, user)
     files = read_handin_files(submissions.blob_bytes(session, submission))
     if path is not None and path not in files:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no file {path!r} in this handin")
@@ -276,12 +269,13 @@ def save_settings(slug: str, request: Request, user: StaffPageUser, session: Ses
     }
     fields["public_scoreboard"] = "public_scoreboard" in form
     try:
-        assignments.update(session, assignment, AssignmentUpdate(**fields))
-    except ValueError as error:  # pydantic's ValidationError included
-        message = (
-            "; ".join(e["msg"] for e in error.errors()) if isinstance(error, ValidationError) else str(error)
-        )
+        changes = AssignmentUpdate(**fields).model_dump(exclude_unset=True)
+        assignments.update(session, assignment, changes)
+    except ValidationError as error:
+        message = "; ".join(e["msg"] for e in error.errors())
         return settings_view(request, user, assignment, status_code=400, error=message)
+    except InvalidSettings as error:
+        return settings_view(request, user, assignment, status_code=400, error=str(error))
     return settings_view(request, user, assignment, saved=True)
 
 

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import csv
-import io
-
-from fastapi import APIRouter, BackgroundTasks, HTTPException, Query, status
+from fastapi import APIRouter, BackgroundTasks, Query, status
 from fastapi.responses import Response
 
-from api.crud import scoreboard, submissions
-from api.deps import AssignmentDep, SessionDep, StaffUser, SubmissionId
-from api.models import Status
+from api.deps import AssignmentDep, SessionDep, StaffUser, SubmissionId, visible_submission
 from api.schemas import QueueCounts, RegradeQueued, Scoreboard, SubmissionPage, SubmissionSummary
-from worker.queue import enqueue
+from core.models import Status
+from core.queue import enqueue
+from core.services import scoreboard, submissions
+from core.services.grades import grades_csv
 
 router = APIRouter(tags=["course staff"])
 
@@ -54,7 +52,7 @@ def queue_counts(assignment: AssignmentDep, user: StaffUser, session: SessionDep
 @router.get("/assignments/{slug}/scoreboard", response_model=Scoreboard)
 def read_scoreboard(assignment: AssignmentDep, user: StaffUser, session: SessionDep):
     """Every student on the roster with the submission that counts, per-test points and totals."""
-    return scoreboard.build(session, assignment)
+    return Scoreboard.model_validate(scoreboard.build(session, assignment), from_attributes=True)
 
 
 @router.get(
@@ -71,55 +69,14 @@ def export_grades(assignment: AssignmentDep, user: StaffUser, session: SessionDe
     )
 
 
-def spreadsheet_safe(text: str) -> str:
-    """A name a spreadsheet will not run as a formula when the CSV is opened."""
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
-def grades_csv(board) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(
-        [
-            "username",
-            "display_name",
-            "submission_id",
-            "version",
-            "submissions",
-            "late",
-            "raw_total",
-            "total",
-            *board.tests,
-        ]
-    )
-    for row in board.rows:
-        writer.writerow(
-            [
-                spreadsheet_safe(row.username),
-                spreadsheet_safe(row.display_name),
-                row.submission_id or "",
-                row.version or "",
-                row.submissions,
-                int(row.late),
-                "" if row.total is None else row.total,
-                "" if row.adjusted_total is None else row.adjusted_total,
-                *(row.tests.get(test, "") for test in board.tests),
-            ]
-        )
-    return out.getvalue()
-
-
 @router.post(
     "/submissions/{submission_id}/regrade", response_model=RegradeQueued, status_code=status.HTTP_202_ACCEPTED
 )
 def regrade_one(
     submission_id: SubmissionId, user: StaffUser, session: SessionDep, background: BackgroundTasks
 ):
-    submission = submissions.get(session, submission_id)
-    if submission is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such submission")
-    submissions.requeue(session, submission)
-    background.add_task(enqueue, submission.id)
+    (submission_id,) = submissions.regrade(session, [visible_submission(session, submission_id, user).id])
+    background.add_task(enqueue, submission_id)
     return RegradeQueued(queued=1)
 
 
@@ -130,9 +87,7 @@ def regrade_counted(
     assignment: AssignmentDep, user: StaffUser, session: SessionDep, background: BackgroundTasks
 ):
     """Regrades the counted submission of every student (not every version: that multiplies the load)."""
-    ids = [entry.submission_id for entry in submissions.counted_submissions(session, assignment).values()]
-    for submission_id in ids:
-        submissions.requeue(session, submissions.get(session, submission_id))
+    ids = submissions.regrade(session, submissions.counted_ids(session, assignment))
     for submission_id in ids:
         background.add_task(enqueue, submission_id)
     return RegradeQueued(queued=len(ids))

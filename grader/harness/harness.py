@@ -17,13 +17,14 @@ import platform
 import sys
 import traceback
 
-RESULT_FD = 3
+import channel as results
+
 MAX_TRACEBACK_FRAMES = 8
 
 
 def open_channel():
     """The results channel; stdout is pointed at stderr so prints cannot reach it."""
-    channel = os.fdopen(RESULT_FD, "wb", buffering=0)
+    channel = os.fdopen(results.FD, "wb", buffering=0)
     os.dup2(2, 1)
     return channel
 

@@ -16,7 +16,7 @@ network, no input), so it is stuck, and would otherwise hold the worker's job sl
 wall-clock limit.
 
 What it writes to fd 3 is a sequence of records: a 6-byte header (problem index: 1 byte; kind: 1
-byte, see KINDS; length: 4 bytes big-endian), then that many bytes. The END record of a problem is
+byte; length: 4 bytes big-endian; see channel.py), then that many bytes. The END record of a problem is
 JSON: how its process ended. Nothing here decides a score: the trusted side demultiplexes the
 stream (grader/launch.py) and re-checks everything.
 """
@@ -30,8 +30,8 @@ import signal
 import sys
 import time
 
-CHANNEL_FD = 3
-KINDS = {"result": 0, "stdout": 1, "stderr": 2, "end": 3}
+import channel
+
 READ_CHUNK = 64 << 10
 # What the problems write is gathered and passed on at most every FLUSH_S per stream (or once
 # FLUSH_BYTES are waiting): a handin writing one byte at a time must not become a record per byte for
@@ -45,10 +45,10 @@ PIDFD_OPEN = 434  # its number on every architecture Linux added it to after 5.3
 
 
 def record(index, kind, data):
-    header = bytes([index, KINDS[kind]]) + len(data).to_bytes(4, "big")
+    header = channel.header(index, kind, len(data))
     view = memoryview(header + data)
     while view:
-        view = view[os.write(CHANNEL_FD, view) :]
+        view = view[os.write(channel.FD, view) :]
 
 
 def group_usage():
@@ -112,9 +112,9 @@ def start(index, problem, cases, spec, deadline):
         try:
             signal.signal(signal.SIGINT, signal.default_int_handler)
             os.setpgid(0, 0)  # its own group: a kill at its deadline takes what it started along
-            for kind, target in (("result", CHANNEL_FD), ("stdout", 1), ("stderr", 2)):
+            for kind, target in (("result", channel.FD), ("stdout", 1), ("stderr", 2)):
                 os.dup2(pipes[kind][1], target)
-            os.closerange(CHANNEL_FD + 1, 1 << 16)  # the other problems' pipes, the launcher's channel
+            os.closerange(channel.FD + 1, 1 << 16)  # the other problems' pipes, the launcher's channel
             import harness
 
             harness.run_problem(spec["autograder"], spec["submission"], problem, cases)

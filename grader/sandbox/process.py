@@ -13,10 +13,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from grader.harness import channel
 from grader.sandbox.base import Limits, RunResult
 from grader.sandbox.cgroup import Group
 
-RESULT_FD = 3
+RESULT_FD = channel.FD
 READ_CHUNK = 64 << 10
 DRAIN_S = 2.0  # after a kill: how long the pipes may take to close before we stop reading
 EXIT_GRACE_S = 0.5  # after the process exits: how long leftover descendants may hold a pipe

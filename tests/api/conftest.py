@@ -6,11 +6,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
-from tests_support import empty_database
+from support.database import empty_database
 
-from api.crud import users
-from api.db import session_factory
-from api.models import Assignment, Role
+from core.db import session_factory
+from core.models import Assignment, Role
+from core.services import users
 
 PASSWORD = "correct horse battery staple"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import os
 
-from service import run_cli
+from support.service import run_cli
 
 
 def test_roster_import_creates_users_and_reports_bad_rows(migrated, db, tmp_path):
@@ -25,7 +25,7 @@ def test_roster_import_creates_users_and_reports_bad_rows(migrated, db, tmp_path
     import subprocess
     import sys
 
-    from service import PROJECT
+    from support.service import PROJECT
 
     bad = subprocess.run(
         [sys.executable, "-m", "api", "import-roster", str(roster)],

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from tests_support import tiny_handin
+from support.handins import tiny_handin
 
-from api.crud import submissions
-from api.models import Role
+from core.models import Role
+from core.services import submissions
 
 
 def test_login_sets_session_cookie_and_logout_clears_it(app_client, make_user):
@@ -31,7 +31,7 @@ def test_wrong_password_is_refused(app_client, make_user):
 
 
 def test_bearer_token_authenticates_and_revoked_token_does_not(app_client, make_user, db):
-    from api.crud import users
+    from core.services import users
 
     user, token = make_user("alice")
     headers = {"Authorization": f"Bearer {token}"}

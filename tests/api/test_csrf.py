@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from tests_support import tiny_handin
+from support.handins import tiny_handin
 
-from api.models import Role
-from api.routes import pages, similarity_pages
+from api.routes import pages, similarity
+from core.models import Role
 
 PASSWORD = "correct horse battery staple"
 
@@ -48,7 +48,7 @@ def test_every_page_form_without_the_token_is_refused(app_client, make_user, ass
     """Pages are posted by plain HTML forms: each checks its hidden csrf_token field itself."""
     posted = {
         route.path
-        for router in (pages.router, similarity_pages.router)
+        for router in (pages.router, similarity.pages)
         for route in router.routes
         if "POST" in route.methods
     }

@@ -7,7 +7,7 @@ import os
 import time
 from datetime import UTC, datetime, timedelta
 
-from service import run_cli, running_service
+from support.service import run_cli, running_service
 
 
 def test_sqlite_and_local_transport_grade_an_upload(tmp_path, make_handin):

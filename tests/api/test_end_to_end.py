@@ -12,9 +12,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from hostile import CARRIED_ANSWERS, carry_published_answers, replaying_stub
-from service import PROJECT, run_cli
-from variants import VARIANTS
+from support.hostile import CARRIED_ANSWERS, carry_published_answers, replaying_stub
+from support.service import PROJECT, run_cli
+from support.variants import VARIANTS
 
 SUBMIT = PROJECT / "handout" / "submit.py"
 

@@ -12,13 +12,13 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
-from faults import RedisServer
-from service import PROJECT, free_port, run_cli, running_service
 from sqlalchemy import func, select
+from support.faults import RedisServer
+from support.service import PROJECT, free_port, run_cli, running_service
 
-from api.db import session_factory
-from api.models import Submission
-from api.models import TestScore as ScoreRow  # not a test class
+from core.db import session_factory
+from core.models import Submission
+from core.models import TestScore as ScoreRow  # not a test class
 
 SLEEP_AT_IMPORT = "import time\ntime.sleep({seconds})\n"
 
@@ -182,9 +182,9 @@ def test_a_defect_of_the_grader_ends_the_job_as_an_error_not_a_stuck_submission(
 ):
     """An exception the grader does not expect is not retried (it would end the same way) and does
     not leave the submission running for the sweeper to send again and again."""
-    from tests_support import tiny_handin
+    from support.handins import tiny_handin
 
-    from api.crud import submissions
+    from core.services import submissions
     from worker import tasks
 
     def broken(archive, config):
@@ -203,9 +203,9 @@ def test_a_defect_of_the_grader_ends_the_job_as_an_error_not_a_stuck_submission(
 def test_a_report_the_database_refuses_ends_the_job_as_an_error(db, assignment, make_user, monkeypatch):
     """Whatever makes storing a report fail (here a line number past PostgreSQL's integer), the
     submission ends as an error staff can see, never `running` for the sweeper to send forever."""
-    from tests_support import tiny_handin
+    from support.handins import tiny_handin
 
-    from api.crud import submissions
+    from core.services import submissions
     from grader.report import Report, TestResult
     from worker import tasks
 
@@ -225,10 +225,10 @@ def test_a_report_the_database_refuses_ends_the_job_as_an_error(db, assignment, 
 def test_the_sweeper_gives_up_on_a_job_lost_again_and_again_and_the_student_keeps_the_attempt(
     db, assignment, make_user, monkeypatch
 ):
-    from tests_support import tiny_handin
+    from support.handins import tiny_handin
 
-    from api.config import get_settings
-    from api.crud import submissions
+    from core.config import get_settings
+    from core.services import submissions
     from worker import tasks
 
     monkeypatch.setattr(get_settings(), "lease_s", 0)  # every lease has lapsed at once

@@ -8,8 +8,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from api.crud import logins
-from api.db import session_factory
+from core.db import session_factory
+from core.services import logins
 
 PASSWORD = "correct horse battery staple"
 LIMIT = 10  # the default LOGIN_ATTEMPTS_PER_MINUTE

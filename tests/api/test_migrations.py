@@ -9,11 +9,11 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from service import PROJECT
 from sqlalchemy import create_engine, inspect
-from tests_support import TEST_DATABASE_ADMIN_URL
+from support.database import TEST_DATABASE_ADMIN_URL
+from support.service import PROJECT
 
-from api.models import Base
+from core.models import Base
 
 ALEMBIC = str(Path(sys.executable).parent / "alembic")
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 
-from tests_support import tiny_handin
+from support.handins import tiny_handin
 
-from api.models import Role
+from core.models import Role
 
 PASSWORD = "correct horse battery staple"
 
@@ -48,7 +48,7 @@ def test_metrics_count_uploads_rejections_and_queue(as_user, assignment):
 
 
 def test_health_reports_database_broker_and_whether_a_worker_can_grade(app_client, db):
-    from api.crud import workers
+    from core.services import workers
 
     response = app_client.get("/api/v1/health")
     assert response.status_code == 503 and response.json() == {
@@ -64,7 +64,7 @@ def test_health_reports_database_broker_and_whether_a_worker_can_grade(app_clien
 
 
 def test_logs_follow_one_submission_from_upload_to_score(live_service, make_handin):
-    from service import run_cli
+    from support.service import run_cli
 
     env = live_service.env
     run_cli(env, "assignment", "logs", "--title", "Logs", "--due", "2030-01-01T00:00")

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
 
-from service import PROJECT, run_cli, running_service
+from support.service import PROJECT, run_cli, running_service
 
 
 def test_upload_during_broker_outage_is_stored_and_graded_after_the_sweep(migrated, tmp_path, make_handin):

@@ -12,13 +12,14 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
-from faults import RedisServer, TcpProxy
-from service import PROJECT, free_port, run_cli, running_service
 from sqlalchemy import func, select
-from tests_support import empty_database, tiny_handin
+from support.database import empty_database
+from support.faults import RedisServer, TcpProxy
+from support.handins import tiny_handin
+from support.service import PROJECT, free_port, run_cli, running_service
 
-from api.db import session_factory
-from api.models import Submission
+from core.db import session_factory
+from core.models import Submission
 
 SUBMIT = PROJECT / "handout" / "submit.py"
 
@@ -172,10 +173,10 @@ def test_submit_script_waits_out_an_outage_and_says_so(course, database_proxy, t
 
 def test_the_sweeper_leaves_alone_a_job_waiting_in_the_broker_and_resends_one_it_lost(course, monkeypatch):
     """A backlog made the sweeper send again jobs that only waited in the queue (112 in one run)."""
-    from api.config import get_settings
-    from api.crud import assignments, submissions, users
+    from core.config import get_settings
+    from core.queue import broker_epoch
+    from core.services import assignments, submissions, users
     from worker import tasks
-    from worker.queue import broker_epoch
 
     monkeypatch.setattr(get_settings(), "unsent_after_s", 0)
     with session_factory()() as session:

@@ -6,10 +6,10 @@ import os
 import re
 
 import pytest
-from tests_support import tiny_handin
+from support.handins import tiny_handin
 
-from api.crud import submissions
-from api.models import Role
+from core.models import Role
+from core.services import submissions
 
 OPEN_ROUTES = {
     ("post", "/api/v1/auth/login"),
@@ -143,7 +143,7 @@ def test_without_a_secret_key_each_install_makes_its_own(tmp_path, monkeypatch):
     a random key is made on first use, kept for the install's processes, readable by its owner only."""
     import stat
 
-    from api.config import Settings
+    from core.config import Settings
 
     monkeypatch.delenv("SECRET_KEY", raising=False)
     first = Settings(_env_file=None, secret_key_file=tmp_path / "one" / "secret_key")
@@ -157,7 +157,7 @@ def test_without_a_secret_key_each_install_makes_its_own(tmp_path, monkeypatch):
 def test_without_a_secret_key_or_a_place_to_keep_one_the_service_says_what_to_set(tmp_path, monkeypatch):
     import pydantic
 
-    from api.config import Settings
+    from core.config import Settings
 
     monkeypatch.delenv("SECRET_KEY", raising=False)
     (tmp_path / "var").write_text("a file where the folder should be")

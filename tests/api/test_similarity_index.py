@@ -10,10 +10,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select, update
-from tests_support import tar_bytes
+from support.handins import tar_bytes
 
-from api.crud import similarity, submissions
-from api.models import Blob, Role, SimilarityPair, Status, Submission, User
+from core.models import Blob, Role, SimilarityPair, Status, Submission, User
+from core.services import submissions
+from core.similarity import index as similarity
 
 IDIOM = "def step(self):\n    for p in self.params:\n        p.data = p.data - self.lr * p.grad.data\n" * 3
 
@@ -123,7 +124,7 @@ def test_indexing_never_holds_up_an_upload_to_the_assignment(db, assignment, mak
     """The index lock (FOR NO KEY UPDATE) does not conflict with the key-share lock of an insert."""
     from sqlalchemy import text
 
-    from api.db import session_factory
+    from core.db import session_factory
 
     alice, _ = make_user("alice")
     with session_factory()() as indexing:
@@ -213,7 +214,7 @@ def test_a_rebuild_judges_what_is_common_on_the_whole_class(db, assignment, inde
 
 
 def test_names_that_a_spreadsheet_would_run_are_quoted_in_csv_exports(as_user, db, assignment, index):
-    from api.routes.staff import spreadsheet_safe
+    from core.services.grades import spreadsheet_safe
 
     assert [spreadsheet_safe(v) for v in ("=1+1", "+x", "-x", "@x", "alice")] == [
         "'=1+1",
@@ -234,8 +235,8 @@ def test_names_that_a_spreadsheet_would_run_are_quoted_in_csv_exports(as_user, d
 
 
 def test_the_pair_view_marks_the_matched_lines_counted_as_the_tokenizer_counts_them():
-    from api.routes.similarity_pages import marked_lines
-    from grader.similarity import Region
+    from api.routes.similarity import marked_lines
+    from core.similarity.engine import Region
 
     source = "".join(f"line {n}\n" for n in range(1, 100)).replace("line 5\n", "line\x0c5\n")
     shown = marked_lines(source, [Region("f", 10, 12), Region("f", 14, 14), Region("f", 50, 50)], "f")

@@ -13,9 +13,9 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from service import PROJECT, run_cli
-from similarity_sources import DISGUISED, INDEPENDENT, edits
-from tests_support import tar_bytes
+from support.handins import tar_bytes
+from support.service import PROJECT, run_cli
+from support.similarity_sources import DISGUISED, INDEPENDENT, edits
 
 SLUG = "hw1-bonus"
 
@@ -200,7 +200,7 @@ def test_grading_jobs_go_before_similarity_jobs_waiting_in_the_queue(live_servic
     before two uploads (while no worker runs) is taken after both of their grading jobs."""
     live_service.stop("worker")
     try:
-        send = "from worker.queue import enqueue_similarity; assert enqueue_similarity(1, 1)"
+        send = "from core.queue import enqueue_similarity; assert enqueue_similarity(1, 1)"
         subprocess.run(
             [sys.executable, "-c", send], env=live_service.env, cwd=PROJECT, check=True, timeout=60
         )

@@ -8,11 +8,11 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import httpx
-from tests_support import tar_bytes, tiny_handin
+from support.handins import tar_bytes, tiny_handin
 
-from api.config import get_settings
-from api.crud import submissions, users
-from api.models import Blob, Status
+from core.config import get_settings
+from core.models import Blob, Status
+from core.services import submissions, users
 
 URL = "/api/v1/assignments/hw1-bonus/submissions"
 

@@ -7,8 +7,9 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from service import run_cli, running_service
-from tests_support import empty_database, tiny_handin
+from support.database import empty_database
+from support.handins import tiny_handin
+from support.service import run_cli, running_service
 
 PASSWORD = "a long test password"
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
-from variants import REAL_2020
+from support.variants import REAL_2020
 
 from grader import runtime
 from grader.config import GraderConfig

@@ -15,7 +15,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from tests_support import assert_gone
+from support.sandbox import assert_gone
 
 from grader.config import GraderConfig
 from grader.grade import grade_handin

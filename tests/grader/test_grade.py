@@ -15,9 +15,10 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
-from hostile import CARRIED_ANSWERS, MOUNTED_ANSWERS, carry_published_answers, replaying_stub
-from tests_support import assert_gone, tar_bytes
-from variants import VARIANTS
+from support.handins import tar_bytes
+from support.hostile import CARRIED_ANSWERS, MOUNTED_ANSWERS, carry_published_answers, replaying_stub
+from support.sandbox import assert_gone
+from support.variants import VARIANTS
 
 from grader.config import GraderConfig
 from grader.grade import grade_handin

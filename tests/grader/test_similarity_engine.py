@@ -11,12 +11,11 @@ import time
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from similarity_sources import DISGUISED, INDEPENDENT, edits
-from tests_support import tar_bytes
+from support.handins import tar_bytes
+from support.similarity_sources import DISGUISED, INDEPENDENT, edits
 
-from grader.corpus import CorpusLimits, Skipped, check_corpus, read_corpus
-from grader.paths import HANDOUT_DIR
-from grader.similarity import (
+from core.similarity.corpus import CorpusLimits, Skipped, check_corpus, read_corpus
+from core.similarity.engine import (
     MAX_PLACES,
     WINDOW,
     K,
@@ -29,6 +28,7 @@ from grader.similarity import (
     tokens,
     winnow,
 )
+from grader.paths import HANDOUT_DIR
 from grader.unpack import HandinError, UnpackLimits, read_handin_files
 
 STARTER = starter_hashes(HANDOUT_DIR)
@@ -103,7 +103,7 @@ def test_sources_that_do_not_parse_still_give_tokens_and_never_raise():
 def test_fingerprints_are_stable_across_processes():
     code = "".join(f"def f{i}(a, b):\n    return np.sqrt(a * b + {i})\n" for i in range(9))
     script = (
-        "import sys; from grader.similarity import fingerprint; "
+        "import sys; from core.similarity.engine import fingerprint; "
         "print(sorted(f.hash for f in fingerprint({'mytorch/x.py': sys.stdin.read().encode()}).fingerprints))"
     )
     runs = {

@@ -6,7 +6,7 @@ import os
 import subprocess
 import tarfile
 
-from tests_support import runtime_python
+from support.sandbox import runtime_python
 
 from grader.paths import PROJECT_DIR
 from grader.reference import install_bonus

@@ -17,7 +17,7 @@ import sys
 from dataclasses import replace
 
 import pytest
-from variants import REAL_2020, VARIANTS, Variant
+from support.variants import REAL_2020, VARIANTS, Variant
 
 from grader.config import GraderConfig
 from grader.grade import grade_handin

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 from playwright import sync_api as playwright_api
-from service import PROJECT, run_cli
-from similarity_sources import DISGUISED, edits
-from tests_support import tar_bytes
+from support.handins import tar_bytes
+from support.service import PROJECT, run_cli
+from support.similarity_sources import DISGUISED, edits
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 SCREENSHOTS = PROJECT / "test-artifacts" / "screenshots"

@@ -7,8 +7,8 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from api import security
-from api.models import ApiToken, Role, User, utcnow
+from core import security
+from core.models import ApiToken, Role, User, utcnow
 
 TOKEN_USE_GRANULARITY = timedelta(minutes=1)  # how precisely a token's last use is kept
 

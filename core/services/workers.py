@@ -8,7 +8,7 @@ from datetime import timedelta
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from api.models import Worker, utcnow
+from core.models import Worker, utcnow
 
 
 def register(

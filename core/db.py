@@ -23,7 +23,7 @@ from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
 
-from api.config import get_settings
+from core.config import get_settings
 
 UNAVAILABLE = (OperationalError, DisconnectionError, PoolTimeout)  # what an outage raises
 

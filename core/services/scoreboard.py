@@ -2,13 +2,37 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from api.crud import users
-from api.crud.submissions import counted_submissions
-from api.models import Assignment, Submission, TestScore
-from api.schemas import Scoreboard, ScoreboardRow
+from core.models import Assignment, Submission, TestScore
+from core.services import users
+from core.services.submissions import counted_submissions
+
+
+@dataclass(frozen=True)
+class ScoreboardRow:
+    """One student on the roster and their counted submission, if any."""
+
+    username: str
+    display_name: str
+    submission_id: int | None
+    version: int | None
+    submissions: int
+    late: bool
+    total: float | None
+    adjusted_total: float | None
+    tests: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Scoreboard:
+    assignment: str
+    max_score: float
+    tests: list[str]
+    rows: list[ScoreboardRow]
 
 
 def test_names(session: Session, assignment: Assignment, submission_ids: list[int]) -> list[str]:

@@ -13,8 +13,8 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
-from api.config import get_settings
-from api.db import session_factory, unavailable
+from core.config import get_settings
+from core.db import session_factory, unavailable
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

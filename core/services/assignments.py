@@ -8,8 +8,8 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from api.models import Assignment, new_grading_secret
-from api.schemas import AssignmentUpdate
+from core.errors import InvalidSettings
+from core.models import Assignment, new_grading_secret
 from grader.instances import fingerprint
 
 DAY_S = 86400.0
@@ -23,12 +23,11 @@ def all_assignments(session: Session) -> list[Assignment]:
     return list(session.scalars(select(Assignment).order_by(Assignment.due_at)))
 
 
-def update(session: Session, assignment: Assignment, changes: AssignmentUpdate) -> None:
-    """Applies changed settings; ValueError (nothing changed) if the late deadline would end up
-    before the due date."""
-    values = changes.model_dump(exclude_unset=True)
+def update(session: Session, assignment: Assignment, values: dict) -> None:
+    """Applies changed settings ({field: value}); InvalidSettings (nothing changed) if the late deadline
+    would end up before the due date."""
     if values.get("late_deadline_at", assignment.late_deadline_at) < values.get("due_at", assignment.due_at):
-        raise ValueError("the late deadline cannot be before the due date")
+        raise InvalidSettings("the late deadline cannot be before the due date")
     for field, value in values.items():
         setattr(assignment, field, value)
     session.commit()

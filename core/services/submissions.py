@@ -10,16 +10,9 @@ from sqlalchemy import delete, exists, false, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
-from api.crud.assignments import adjusted_total, late_days
-from api.models import Assignment, Blob, Status, Submission, TestScore, User, utcnow
-
-
-class SubmissionRefused(Exception):
-    """An upload the rules do not allow; `status_code` says why (403 closed, 409 limit reached)."""
-
-    def __init__(self, status_code: int, message: str):
-        super().__init__(message)
-        self.status_code = status_code
+from core.errors import Closed, LimitReached
+from core.models import Assignment, Blob, Status, Submission, TestScore, User, utcnow
+from core.services.assignments import adjusted_total, late_days
 
 
 def count_for(session: Session, assignment: Assignment, user: User) -> int:
@@ -40,14 +33,13 @@ def count_for(session: Session, assignment: Assignment, user: User) -> int:
 
 def check_allowed(session: Session, assignment: Assignment, user: User, now: datetime) -> None:
     if now > assignment.late_deadline_at:
-        raise SubmissionRefused(
-            403,
+        raise Closed(
             f"the late deadline of {assignment.title} has passed "
             f"({assignment.late_deadline_at:%Y-%m-%d %H:%M} UTC): no more submissions",
         )
     limit = assignment.max_submissions
     if limit is not None and count_for(session, assignment, user) >= limit:
-        raise SubmissionRefused(409, f"you have used all {limit} submissions of {assignment.title}")
+        raise LimitReached(f"you have used all {limit} submissions of {assignment.title}")
 
 
 def store_blob(session: Session, data: bytes, digest: str | None = None) -> str:
@@ -127,6 +119,15 @@ def get(session: Session, submission_id: int) -> Submission | None:
     return session.scalar(
         select(Submission).where(Submission.id == submission_id).options(selectinload(Submission.scores))
     )
+
+
+def visible(session: Session, submission_id: int, user: User) -> Submission | None:
+    """The submission if `user` may see it (their own, or any for course staff); None otherwise, as
+    for one that does not exist: a student cannot tell another's submission from a missing one."""
+    submission = get(session, submission_id)
+    if submission is None or (submission.user_id != user.id and not user.is_staff):
+        return None
+    return submission
 
 
 def list_for(session: Session, assignment: Assignment, user: User) -> list[Submission]:
@@ -348,6 +349,19 @@ def requeue(session: Session, submission: Submission, sweep: bool = False) -> No
     submission.enqueued_at = submission.sent_epoch = None
     submission.sweeps = submission.sweeps + 1 if sweep else 0
     session.commit()
+
+
+def regrade(session: Session, ids: list[int]) -> list[int]:
+    """Puts each submission back in the queue for a regrade; the caller sends their jobs
+    (core.queue.enqueue) once this has committed. Returns the ids."""
+    for submission_id in ids:
+        requeue(session, session.get(Submission, submission_id))
+    return ids
+
+
+def counted_ids(session: Session, assignment: Assignment) -> list[int]:
+    """The counted submission of every student of the assignment (what a regrade of all takes)."""
+    return [entry.submission_id for entry in counted_submissions(session, assignment).values()]
 
 
 def give_up(session: Session, submission: Submission) -> None:

@@ -6,6 +6,7 @@ fingerprint index, never all pairs from scratch."""
 from __future__ import annotations
 
 import logging
+import re
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -14,8 +15,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, func, insert, or_, select, update
 from sqlalchemy.orm import Session, aliased, selectinload
 
-from api.crud.submissions import counted_submissions, store_blob
-from api.models import (
+from core.models import (
     ArchiveStatus,
     Assignment,
     Blob,
@@ -28,9 +28,10 @@ from api.models import (
     User,
     utcnow,
 )
-from grader.corpus import Skipped, read_corpus
+from core.services.submissions import counted_submissions, store_blob
+from core.similarity.corpus import Skipped, read_corpus
+from core.similarity.engine import Comparison, Document, Fingerprint, compare, fingerprint, starter_hashes
 from grader.paths import HANDOUT_DIR
-from grader.similarity import Comparison, Document, Fingerprint, compare, fingerprint, starter_hashes
 from grader.unpack import HandinError, read_handin_files
 
 log = logging.getLogger(__name__)
@@ -299,6 +300,14 @@ def stale_students(
         ).all()
     )
     return sorted(user for user in set(wanted) | set(indexed) if wanted.get(user) != indexed.get(user))
+
+
+ARCHIVE_LABEL_PATTERN = r"^\w[\w.\- ]*$"  # e.g. "fall2020": letters, digits, '.', '-', spaces
+ARCHIVE_LABEL_CHARS = 100
+
+
+def valid_archive_label(label: str) -> bool:
+    return len(label) <= ARCHIVE_LABEL_CHARS and re.fullmatch(ARCHIVE_LABEL_PATTERN, label) is not None
 
 
 def create_archive(session: Session, assignment: Assignment, label: str, data: bytes) -> SimilarityArchive:

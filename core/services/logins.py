@@ -13,7 +13,7 @@ from datetime import timedelta
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from api.models import LoginFailure, User, utcnow
+from core.models import LoginFailure, User, utcnow
 
 WINDOW = timedelta(minutes=1)
 KEEP = timedelta(hours=1)
@@ -29,7 +29,7 @@ class TooManyAttempts(Exception):
 def attempt(session: Session, username: str, password: str, address: str, limit: int) -> User | None:
     """The user if the password is right; None if wrong; TooManyAttempts once `limit` failures a minute
     from this address (or FROM_ANYWHERE times that from all addresses) for this username."""
-    from api.crud.users import authenticate
+    from core.services.users import authenticate
 
     if not (storable(username) and storable(password)):  # no account has such a name or password
         return None
