@@ -15,13 +15,15 @@ from rich.table import Table
 from core.db import session_factory
 from core.errors import InvalidSettings
 from core.models import Assignment, Role, Scoring
-from core.services import assignments, scoreboard, submissions, users
+from core.services import assignments, audit, course, extensions, scoreboard, standings, submissions, users
 
 app = typer.Typer(
     add_completion=False, no_args_is_help=True, help="Administer the HW1 Bonus grading service."
 )
 token_app = typer.Typer(no_args_is_help=True, help="Issue and revoke API tokens.")
 app.add_typer(token_app, name="token")
+extension_app = typer.Typer(no_args_is_help=True, help="Give one student more days on an assignment.")
+app.add_typer(extension_app, name="extension")
 console = Console()
 
 
@@ -169,6 +171,9 @@ def assignment_upsert(
     max_submissions: int = typer.Option(None),
     scoring: Scoring = typer.Option(None, help="which submission counts: latest or best"),
     public_scoreboard: bool = typer.Option(None, "--public-scoreboard/--no-public-scoreboard"),
+    scores_released: bool = typer.Option(
+        None, "--release-scores/--hold-scores", help="show scores and feedback to students, or hold them"
+    ),
 ) -> None:
     """Create or update an assignment."""
     with session() as db:
@@ -193,6 +198,7 @@ def assignment_upsert(
             "max_submissions": max_submissions,
             "scoring": scoring,
             "public_scoreboard": public_scoreboard,
+            "scores_released": scores_released,
         }
         try:
             assignments.update(
@@ -204,6 +210,61 @@ def assignment_upsert(
         console.print(
             f"assignment {slug}: due {assignment.due_at:%Y-%m-%d %H:%M} UTC, "
             f"late deadline {assignment.late_deadline_at:%Y-%m-%d %H:%M} UTC"
+        )
+
+
+@extension_app.command("grant")
+def extension_grant(
+    slug: str,
+    username: str,
+    days: int = typer.Argument(..., help="the due date and the late deadline both move by this"),
+    reason: str = typer.Option("", help="kept in the audit trail"),
+) -> None:
+    """Grant (or change) a student's extension; their lateness is worked out again at once."""
+    with session() as db:
+        assignment, student = need_assignment(db, slug), need_user(db, username)
+        try:
+            extensions.grant(db, assignment, student, days, audit.CLI, reason)
+        except InvalidSettings as error:
+            console.print(f"[red]{error}[/red]")
+            raise typer.Exit(1) from None
+        due = standings.deadlines(assignment, days)
+        console.print(
+            f"{username} on {slug}: due {due.due_at:%Y-%m-%d %H:%M} UTC, late deadline "
+            f"{due.late_deadline_at:%Y-%m-%d %H:%M} UTC ({days} day(s) more)"
+        )
+
+
+@extension_app.command("revoke")
+def extension_revoke(slug: str, username: str, reason: str = typer.Option("")) -> None:
+    """Take a student's extension back."""
+    with session() as db:
+        if not extensions.revoke(db, need_assignment(db, slug), need_user(db, username), audit.CLI, reason):
+            console.print(f"[red]{username} has no extension on {slug}[/red]")
+            raise typer.Exit(1)
+    console.print(f"{username} on {slug}: extension removed")
+
+
+@app.command("course")
+def course_settings(
+    time_zone: str = typer.Option(None, help="IANA name, e.g. America/New_York: deadlines show in it"),
+    grace_days: int = typer.Option(None, min=0, max=365, help="late days each student may use unpenalised"),
+) -> None:
+    """Show or change the course's time zone and grace days."""
+    values = {
+        key: value
+        for key, value in (("time_zone", time_zone), ("grace_days", grace_days))
+        if value is not None
+    }
+    with session() as db:
+        try:
+            course.update(db, values, audit.CLI)
+        except InvalidSettings as error:
+            console.print(f"[red]{error}[/red]")
+            raise typer.Exit(1) from None
+        settings = course.get(db)
+        console.print(
+            f"course: time zone {settings.time_zone}, {settings.grace_days} grace day(s) per student"
         )
 
 

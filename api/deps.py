@@ -107,3 +107,11 @@ def assignment_by_slug(slug: str, session: SessionDep) -> Assignment:
 CurrentUser = Annotated[User, Depends(current_user)]
 StaffUser = Annotated[User, Depends(staff_user)]
 AssignmentDep = Annotated[Assignment, Depends(assignment_by_slug)]
+
+
+def student_by_username(session: Session, username: str) -> User:
+    """A user of the roster by username (pages and the API alike); 404 if there is none."""
+    student = users.get_by_username(session, username)
+    if student is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no student {username!r}")
+    return student

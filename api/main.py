@@ -10,7 +10,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
 from api.limits import BodySizeLimit, RejectNul
-from api.routes import assignments, auth, health, pages, similarity, staff, submissions
+from api.routes import assignments, auth, deadlines, health, overrides, pages, similarity, staff, submissions
 from api.web import LoginRequired, database_unavailable_handler, http_error_handler, login_required_handler
 from core.config import get_settings
 from core.db import UNAVAILABLE, answer_fast
@@ -38,7 +38,7 @@ def create_app() -> FastAPI:
     )
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_upload_bytes)
     app.add_middleware(RejectNul)
-    for module in (auth, assignments, submissions, staff, similarity):
+    for module in (auth, assignments, deadlines, submissions, overrides, staff, similarity):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(health.router, prefix=API_PREFIX)
     app.include_router(health.metrics_router)

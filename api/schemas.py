@@ -28,6 +28,7 @@ class AssignmentOut(BaseModel):
     scoring: Scoring
     max_score: float
     public_scoreboard: bool
+    scores_released: bool
 
 
 NULLABLE_SETTINGS = {"late_penalty_cap", "max_submissions"}  # null (or an empty field): none
@@ -44,6 +45,7 @@ class AssignmentUpdate(BaseModel):
     max_submissions: int | None = Field(None, ge=1, le=2**31 - 1)
     scoring: Scoring | None = None
     public_scoreboard: bool | None = None
+    scores_released: bool | None = None
 
     @field_validator("due_at", "late_deadline_at")
     @classmethod
@@ -66,15 +68,90 @@ class AssignmentUpdate(BaseModel):
 
 
 class TestScoreOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
     name: str
     problem: str
-    points: float
+    points: float  # what counts: staff's override, if any
+    graded_points: float  # as the grader gave them
+    overridden: bool
     max_points: float
     passed: bool
     message: str
     where_file: str | None
     where_line: int | None
+
+
+class OverrideOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    test: str  # a test's name; "" for the total
+    points: float
+    reason: str
+    by: str
+    at: datetime
+
+
+class OverrideIn(BaseModel):
+    """Points in place of the grader's, for one test or (no test) the whole total; a reason is required."""
+
+    test: str = Field("", max_length=200)
+    points: float = Field(ge=0, le=1e6)
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class CommentIn(BaseModel):
+    comment: str = Field("", max_length=8000)
+
+
+class AuditEventOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    at: datetime
+    actor: str
+    action: str
+    what: str
+    old: str
+    new: str
+    reason: str
+    submission_id: int | None
+
+
+class CourseOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    time_zone: str  # an IANA name: deadlines show in it
+    grace_days: int  # late days each student may use over the course, unpenalised
+
+
+class CourseUpdate(BaseModel):
+    time_zone: str | None = Field(None, min_length=1, max_length=64)
+    grace_days: int | None = Field(None, ge=0, le=365)
+
+
+class StandingOut(BaseModel):
+    """The caller's deadlines in force and what they have left, now."""
+
+    due_at: datetime
+    late_deadline_at: datetime
+    extension_days: int
+    submissions_used: int
+    submissions_limit: int | None
+    submissions_left: int | None
+    grace_days: int
+    grace_days_used: int
+    grace_days_left: int
+    open: bool
+    closed_reason: str | None
+
+
+class ExtensionIn(BaseModel):
+    days: int = Field(ge=1, le=365)
+    reason: str = Field("", max_length=2000)
+
+
+class ExtensionOut(BaseModel):
+    username: str
+    days: int
+    due_at: datetime  # the student's, with the extension
+    late_deadline_at: datetime
+    reason: str
+    created_at: datetime
 
 
 class SubmissionCreated(BaseModel):
@@ -94,9 +171,15 @@ class SubmissionOut(BaseModel):
     created_at: datetime
     graded_at: datetime | None
     late: bool
-    late_days: int
-    total: float | None
-    adjusted_total: float | None
+    late_days: int  # against the deadlines in force, with the student's extension
+    grace_days: int  # of the late days, those the student's grace days cover
+    released: bool  # False: graded, but staff have not released scores and feedback yet
+    counted: bool  # the submission whose score counts
+    total: float | None  # as graded
+    adjusted_total: float | None  # what counts: overrides, then the late penalty
+    overridden: bool
+    overrides: list[OverrideOut] = []
+    comment: str  # from course staff
     max_score: float
     size: int
     attempts: int
@@ -132,8 +215,12 @@ class ScoreboardRow(BaseModel):
     version: int | None
     submissions: int
     late: bool
+    late_days: int
+    grace_days: int
+    grace_days_left: int
     total: float | None
     adjusted_total: float | None
+    overridden: bool
     tests: dict[str, float]
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 from urllib.parse import quote
@@ -10,19 +11,43 @@ from urllib.parse import quote
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
+from jinja2 import pass_context
+from jinja2.runtime import Context
+from markupsafe import Markup
+from sqlalchemy.orm import Session
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.csrf import FORM_FIELD, check_csrf, csrf_token
 from api.deps import request_user
 from core.config import get_settings
 from core.db import session_factory
-from core.models import User
-from core.services import workers
+from core.models import User, utcnow
+from core.services import standings, workers
 from core.services.workers import GradingState
+from core.timefmt import countdown, local_text
 
 log = logging.getLogger(__name__)
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 templates.env.globals["csrf_field"] = FORM_FIELD
+
+
+@pass_context
+def local_time(context: Context, at: datetime) -> Markup:
+    """A date-time in the course's time zone; the page adds the viewer's own time beside it."""
+    zone = context.get("zone", "UTC")
+    return Markup('<time datetime="{}" data-zone="{}">{}</time>').format(
+        at.isoformat(), zone, local_text(at, zone)
+    )
+
+
+def countdown_text(at: datetime, future: str = "due", past: str = "was due") -> Markup:
+    """E.g. "due in 2 days 3 h", kept current by the page's script."""
+    html = '<span class="countdown" data-countdown="{}" data-future="{}" data-past="{}">{}</span>'
+    return Markup(html).format(at.isoformat(), future, past, countdown(at, utcnow(), future, past))
+
+
+templates.env.filters["local"] = local_time
+templates.env.filters["countdown"] = countdown_text
 
 
 class LoginRequired(Exception):
@@ -60,15 +85,16 @@ CheckedForm = Annotated[dict, Depends(checked_form)]
 def render(request: Request, name: str, context: dict | None = None, status_code: int = 200) -> HTMLResponse:
     context = {"csrf_token": csrf_token(request), **(context or {})}
     user = context.get("user")
-    if user is not None and user.is_staff:
-        context["grading"] = grading_notice()
+    with session_factory()() as session:
+        context.setdefault("zone", standings.course_time_zone(session))
+        if user is not None and user.is_staff:
+            context["grading"] = grading_notice(session)
     return templates.TemplateResponse(request, name, context, status_code=status_code)
 
 
-def grading_notice() -> GradingState | None:
+def grading_notice(session: Session) -> GradingState | None:
     """What staff must know about the workers: none can grade, or one grades in a weak sandbox."""
-    with session_factory()() as session:
-        state = workers.grading_state(session, get_settings().worker_gone_after_s)
+    state = workers.grading_state(session, get_settings().worker_gone_after_s)
     return state if state.problem or state.weak else None
 
 

@@ -163,10 +163,17 @@ class Assignment(Base):
     max_score: Mapped[float] = mapped_column(Float, default=25.0)
     runtime: Mapped[str] = mapped_column(String(64), default="default")
     public_scoreboard: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Off: students see that a handin was received and graded, not its score or feedback, until staff
+    # release them. The public scoreboard follows the same rule.
+    scores_released: Mapped[bool] = mapped_column(Boolean, default=True)
     # The hidden instances are drawn from it (grader/instances.py). Never shown to students, never
     # sent into a sandbox; staff rotate it (a new one, new instances) from the settings page or CLI.
     grading_secret: Mapped[str] = mapped_column(String(64), default=new_grading_secret)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    def scores_visible_to(self, user: User) -> bool:
+        """Staff always see scores and feedback; students once they are released."""
+        return self.scores_released or user.is_staff
 
 
 class Blob(Base):
@@ -191,6 +198,7 @@ class Submission(Base):
             "idempotency_key",
             name="uq_submissions_assignment_id_user_id_idempotency_key",
         ),
+        Index("ix_submissions_assignment_id_counted", "assignment_id", "counted"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -211,8 +219,14 @@ class Submission(Base):
     # taken for dead and the job is sent again, however long grading may take.
     lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     graded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    total: Mapped[float | None] = mapped_column(Float)  # raw points as graded, before overrides and penalty
+    # Worked out by core.services.standings from the rules in force (deadlines, the student's extension,
+    # grace days, overrides), again whenever one of them changes: never frozen at upload time.
     late_days: Mapped[int] = mapped_column(Integer, default=0)
-    total: Mapped[float | None] = mapped_column(Float)  # raw points, before any late penalty
+    grace_days: Mapped[int] = mapped_column(Integer, default=0)  # of the late days, those grace days cover
+    score: Mapped[float | None] = mapped_column(Float)  # what the student gets: overrides, then penalty
+    counted: Mapped[bool] = mapped_column(Boolean, default=False)  # the submission whose score counts
+    comment: Mapped[str] = mapped_column(StorableText(8000), default="")  # from staff, for the student
     max_score: Mapped[float] = mapped_column(Float, default=25.0)
     attempts: Mapped[int] = mapped_column(Integer, default=0)  # times a worker took it up, regrades too
     sweeps: Mapped[int] = mapped_column(Integer, default=0)  # times the sweeper sent its job again
@@ -229,10 +243,82 @@ class Submission(Base):
     scores: Mapped[list[TestScore]] = relationship(
         back_populates="submission", cascade="all, delete-orphan", order_by="TestScore.position"
     )
+    overrides: Mapped[list[ScoreOverride]] = relationship(
+        cascade="all, delete-orphan", order_by="ScoreOverride.test"
+    )
 
     @property
     def late(self) -> bool:
         return self.late_days > 0
+
+    @property
+    def penalty_days(self) -> int:
+        return self.late_days - self.grace_days
+
+    def override(self, test: str = "") -> ScoreOverride | None:
+        """The override of one test's points, or ("") of the total, if staff set one."""
+        return next((row for row in self.overrides if row.test == test), None)
+
+
+class Course(Base):
+    """The course's own settings: one row."""
+
+    __tablename__ = "course"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    time_zone: Mapped[str] = mapped_column(String(64), default="UTC")  # an IANA name; deadlines show in it
+    grace_days: Mapped[int] = mapped_column(Integer, default=0)  # late days each student may use unpenalised
+
+
+class Extension(Base):
+    """More time for one student on one assignment: the due date and the late deadline move by `days`."""
+
+    __tablename__ = "extensions"
+    __table_args__ = (UniqueConstraint("assignment_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    assignment_id: Mapped[int] = mapped_column(ForeignKey("assignments.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    days: Mapped[int] = mapped_column(Integer)
+    reason: Mapped[str] = mapped_column(StorableText(2000), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ScoreOverride(Base):
+    """Points set by staff in place of the grader's, for one test or ("") the whole total."""
+
+    __tablename__ = "score_overrides"
+    __table_args__ = (UniqueConstraint("submission_id", "test"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id", ondelete="CASCADE"), index=True)
+    test: Mapped[str] = mapped_column(StorableString(200), default="")  # a test's name; "" for the total
+    points: Mapped[float] = mapped_column(Float)
+    reason: Mapped[str] = mapped_column(StorableText(2000))
+    by: Mapped[str] = mapped_column(StorableString(64))  # the staff member's username
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class AuditEvent(Base):
+    """A change staff made to grades or deadlines: who, when, what, the old and the new value."""
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    actor: Mapped[str] = mapped_column(StorableString(64))  # a username, or "admin CLI"
+    action: Mapped[str] = mapped_column(String(64))  # e.g. "override", "comment", "extension"
+    assignment_id: Mapped[int | None] = mapped_column(
+        ForeignKey("assignments.id", ondelete="CASCADE"), index=True
+    )
+    submission_id: Mapped[int | None] = mapped_column(
+        ForeignKey("submissions.id", ondelete="CASCADE"), index=True
+    )
+    student_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    what: Mapped[str] = mapped_column(StorableString(200), default="")  # e.g. a test's name, "total"
+    old: Mapped[str] = mapped_column(StorableText(8000), default="")
+    new: Mapped[str] = mapped_column(StorableText(8000), default="")
+    reason: Mapped[str] = mapped_column(StorableText(2000), default="")
 
 
 class Worker(Base):

@@ -7,7 +7,7 @@ from fastapi import APIRouter, HTTPException, status
 from api.deps import AssignmentDep, CurrentUser, SessionDep, StaffUser
 from api.schemas import AssignmentOut, AssignmentUpdate, Instances
 from core.errors import InvalidSettings
-from core.services import assignments
+from core.services import assignments, audit
 
 router = APIRouter(tags=["assignments"])
 
@@ -28,7 +28,9 @@ def update_assignment(
 ):
     """Change deadlines, limits, penalty or scoring (course staff)."""
     try:
-        assignments.update(session, assignment, changes.model_dump(exclude_unset=True))
+        assignments.update(
+            session, assignment, changes.model_dump(exclude_unset=True), audit.actor_name(user)
+        )
     except InvalidSettings as error:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(error)) from None
     return assignment

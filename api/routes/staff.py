@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import tempfile
+
 from fastapi import APIRouter, BackgroundTasks, Query, status
-from fastapi.responses import Response
+from fastapi.responses import Response, StreamingResponse
 
 from api.deps import AssignmentDep, SessionDep, StaffUser, SubmissionId, visible_submission
 from api.schemas import QueueCounts, RegradeQueued, Scoreboard, SubmissionPage, SubmissionSummary
 from core.models import Status
 from core.queue import enqueue
-from core.services import scoreboard, submissions
+from core.services import handins, scoreboard, submissions
 from core.services.grades import grades_csv
 
 router = APIRouter(tags=["course staff"])
+SPOOL_BYTES = 16 << 20  # a bigger archive is written to a temporary file
 
 
 @router.get("/assignments/{slug}/all-submissions", response_model=SubmissionPage)
@@ -66,6 +69,40 @@ def export_grades(assignment: AssignmentDep, user: StaffUser, session: SessionDe
         grades_csv(board),
         media_type="text/csv",
         headers={"Content-Disposition": f'attachment; filename="{assignment.slug}-grades.csv"'},
+    )
+
+
+@router.get(
+    "/assignments/{slug}/handins.tar",
+    response_class=StreamingResponse,
+    responses={
+        200: {"content": {"application/x-tar": {}}, "description": "username_version_handin.tar each"}
+    },
+)
+def download_counted_handins(assignment: AssignmentDep, user: StaffUser, session: SessionDep):
+    """Every student's counted handin in one tar, each named `username_version_handin.tar` (the shape
+    the similarity check's archive import reads)."""
+    spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)  # noqa: SIM115 (closed once sent)
+    try:
+        handins.write_counted(session, assignment, spool)
+    except BaseException:
+        spool.close()
+        raise
+    size = spool.tell()
+    spool.seek(0)
+
+    def chunks():
+        with spool:
+            while chunk := spool.read(1 << 20):
+                yield chunk
+
+    return StreamingResponse(
+        chunks(),
+        media_type="application/x-tar",
+        headers={
+            "Content-Disposition": f'attachment; filename="{assignment.slug}-handins.tar"',
+            "Content-Length": str(size),
+        },
     )
 
 

@@ -13,12 +13,15 @@ async function api(url, options = {}) {
   return { ok: response.ok, status: response.status, body };
 }
 
-// Swap a submission's result block in once it is graded (polling its JSON status).
+// Swap a submission's result block in once it is graded (polling its JSON status); resolves to the
+// final JSON of the submission.
 async function watchResult(container, id) {
+  let body = {};
   for (;;) {
-    const { ok, body } = await api(`/api/v1/submissions/${id}`);
-    if (ok && (body.status === "graded" || body.status === "error")) break;
-    if (ok) {
+    const answer = await api(`/api/v1/submissions/${id}`);
+    body = answer.body;
+    if (answer.ok && (body.status === "graded" || body.status === "error")) break;
+    if (answer.ok) {
       const status = container.querySelector(".status strong");
       if (status) status.textContent = body.status;
     }
@@ -26,28 +29,38 @@ async function watchResult(container, id) {
   }
   const fragment = await fetch(`/submissions/${id}/result`, { credentials: "same-origin" });
   container.innerHTML = await fragment.text();
-  const { body } = await api(`/api/v1/submissions/${id}`);
-  updateHistoryRow(body);
+  await refreshLive();
+  return body;
 }
 
-function updateHistoryRow(submission) {
-  const row = document.querySelector(`#history tr[data-submission="${submission.id}"]`);
-  if (!row) return;
-  row.querySelector(".status").textContent = submission.status;
-  if (submission.total !== null) {
-    const total = submission.adjusted_total ?? submission.total;
-    row.querySelector(".score").textContent = `${total}/${submission.max_score}`;
+// What a finished grading says in the status line: the score, unless staff have not released it.
+function outcome(submission) {
+  if (submission.status === "error") return `Submission ${submission.version}: grading failed on our side (it does not count against you).`;
+  if (!submission.released) return `Submission ${submission.version} graded: scores are released by course staff later.`;
+  return `Submission ${submission.version} graded: ${submission.adjusted_total}/${submission.max_score}.`;
+}
+
+// The usage line, the closed notice and the history table, as the server renders them now (the
+// counted marker, the late badge and "N of M used" move with each upload and grading).
+async function refreshLive() {
+  const live = document.getElementById("live");
+  if (!live) return;
+  const response = await fetch(live.dataset.url, { credentials: "same-origin" });
+  if (!response.ok) return;
+  const fresh = new DOMParser().parseFromString(await response.text(), "text/html");
+  for (const id of ["usage", "history-wrap"]) {
+    const current = document.getElementById(id);
+    const replacement = fresh.getElementById(id);
+    if (current && replacement) current.replaceWith(replacement);
   }
-}
-
-function addHistoryRow(created) {
-  const body = document.querySelector("#history tbody");
-  if (!body) return;
-  const row = document.createElement("tr");
-  row.dataset.submission = created.id;
-  const cells = [`<a href="/submissions/${created.id}">${created.version}</a>`, new Date().toISOString().slice(0, 19).replace("T", " "), "", "queued", ""];
-  row.innerHTML = cells.map((cell, i) => `<td${i === 3 ? ' class="status"' : i === 4 ? ' class="num score"' : ""}>${cell}</td>`).join("");
-  body.prepend(row);
+  if (document.getElementById("usage")?.dataset.open === "false") {
+    const form = document.getElementById("upload-form");
+    if (form) {
+      form.hidden = true;
+      const hint = form.nextElementSibling;
+      if (hint?.classList.contains("hint")) hint.hidden = true;
+    }
+  }
 }
 
 function setupUpload() {
@@ -93,10 +106,10 @@ function setupUpload() {
       if (request.status === 202) {
         key = null;
         message.textContent = `Uploaded as submission ${body.version}: waiting for the grader…`;
-        addHistoryRow(body);
+        refreshLive();
         const latest = document.getElementById("latest-result");
-        latest.innerHTML = `<div class="result"><p class="status live" aria-live="polite">Submission ${body.version} is <strong>queued</strong>…</p></div>`;
-        watchResult(latest, body.id).then(() => { message.textContent = "Graded."; });
+        latest.innerHTML = `<div class="result"><p class="status live">Submission ${body.version} is <strong>queued</strong>…</p></div>`;
+        watchResult(latest, body.id).then((done) => { message.textContent = outcome(done); });
       } else {
         message.className = "error";
         message.textContent = `Upload rejected: ${body.detail ?? request.statusText}`;
@@ -114,6 +127,33 @@ function setupUpload() {
     key = key ?? newKey();
     send(file, 0);
   });
+}
+
+// Deadlines show in the course's time zone; add the viewer's own time where it differs, and keep the
+// countdowns current.
+function setupTimes() {
+  const mine = Intl.DateTimeFormat().resolvedOptions().timeZone;
+  const format = new Intl.DateTimeFormat(undefined, { weekday: "short", day: "numeric", month: "short", hour: "2-digit", minute: "2-digit", timeZoneName: "short" });
+  document.querySelectorAll("time[data-zone]").forEach((time) => {
+    if (!mine || time.dataset.zone === mine || time.nextElementSibling?.classList.contains("local")) return;
+    const local = document.createElement("span");
+    local.className = "local";
+    local.textContent = ` (your time: ${format.format(new Date(time.dateTime))})`;
+    time.after(local);
+  });
+  const duration = (seconds) => {
+    const minutes = Math.floor(seconds / 60);
+    const days = Math.floor(minutes / 1440), hours = Math.floor((minutes % 1440) / 60), rest = minutes % 60;
+    if (days) return `${days} day${days !== 1 ? "s" : ""} ${hours} h`;
+    if (hours) return `${hours} h ${rest} min`;
+    return `${seconds > 0 ? Math.max(rest, 1) : 0} min`;
+  };
+  const tick = () => document.querySelectorAll("[data-countdown]").forEach((span) => {
+    const seconds = (new Date(span.dataset.countdown) - Date.now()) / 1000;
+    span.textContent = seconds >= 0 ? `${span.dataset.future} in ${duration(seconds)}` : `${span.dataset.past} ${duration(-seconds)} ago`;
+  });
+  tick();
+  setInterval(tick, 30000);
 }
 
 function setupLiveResults() {
@@ -160,6 +200,7 @@ function setupRegrade() {
   });
 }
 
+setupTimes();
 setupUpload();
 setupLiveResults();
 setupRegrade();

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from datetime import datetime
 
 from sqlalchemy import select
@@ -10,9 +9,8 @@ from sqlalchemy.orm import Session
 
 from core.errors import InvalidSettings
 from core.models import Assignment, new_grading_secret
+from core.services import audit, standings
 from grader.instances import fingerprint
-
-DAY_S = 86400.0
 
 
 def get(session: Session, slug: str) -> Assignment | None:
@@ -23,14 +21,41 @@ def all_assignments(session: Session) -> list[Assignment]:
     return list(session.scalars(select(Assignment).order_by(Assignment.due_at)))
 
 
-def update(session: Session, assignment: Assignment, values: dict) -> None:
-    """Applies changed settings ({field: value}); InvalidSettings (nothing changed) if the late deadline
-    would end up before the due date."""
+def update(session: Session, assignment: Assignment, values: dict, actor: str = audit.CLI) -> None:
+    """Applies changed settings ({field: value}), each with its audit event, and works the standing of
+    the assignment's students out again when a rule of lateness or scoring changed. InvalidSettings
+    (nothing changed) if the late deadline would end up before the due date."""
     if values.get("late_deadline_at", assignment.late_deadline_at) < values.get("due_at", assignment.due_at):
         raise InvalidSettings("the late deadline cannot be before the due date")
-    for field, value in values.items():
-        setattr(assignment, field, value)
+    if assignment.id is None:
+        session.flush()  # a new assignment: its id for the audit trail
+    changed = {field for field, value in values.items() if getattr(assignment, field) != value}
+    for field in sorted(changed):
+        old, new = getattr(assignment, field), values[field]
+        setattr(assignment, field, new)
+        audit.record(
+            session,
+            actor,
+            "settings",
+            assignment_id=assignment.id,
+            what=field,
+            old=shown(old),
+            new=shown(new),
+        )
+    if changed & STANDING_RULES:
+        session.flush()
+        standings.refresh(session, standings.students_of(session, assignment))
     session.commit()
+
+
+STANDING_RULES = {"due_at", "late_deadline_at", "late_penalty_per_day", "late_penalty_cap", "scoring"}
+
+
+def shown(value: object) -> str:
+    """A setting's value as the audit trail records it."""
+    if value is None:
+        return "none"
+    return value.isoformat() if isinstance(value, datetime) else str(value)
 
 
 def instances(assignment: Assignment) -> str:
@@ -43,23 +68,3 @@ def rotate_secret(session: Session, assignment: Assignment) -> str:
     assignment.grading_secret = new_grading_secret()
     session.commit()
     return instances(assignment)
-
-
-def late_days(assignment: Assignment, at: datetime) -> int:
-    """Whole days (rounded up) past the due date; 0 if on time."""
-    seconds = (at - assignment.due_at).total_seconds()
-    return 0 if seconds <= 0 else math.ceil(seconds / DAY_S)
-
-
-def penalty_fraction(assignment: Assignment, days: int) -> float:
-    fraction = assignment.late_penalty_per_day * days
-    if assignment.late_penalty_cap is not None:
-        fraction = min(fraction, assignment.late_penalty_cap)
-    return max(0.0, min(1.0, fraction))
-
-
-def adjusted_total(assignment: Assignment, total: float | None, days: int) -> float | None:
-    """The score after the late penalty."""
-    if total is None:
-        return None
-    return round(total * (1 - penalty_fraction(assignment, days)), 4)

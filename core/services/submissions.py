@@ -3,43 +3,22 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, exists, false, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
-from core.errors import Closed, LimitReached
 from core.models import Assignment, Blob, Status, Submission, TestScore, User, utcnow
-from core.services.assignments import adjusted_total, late_days
-
-
-def count_for(session: Session, assignment: Assignment, user: User) -> int:
-    """The submissions that count against the student's limit: all but those that failed on our side."""
-    return (
-        session.scalar(
-            select(func.count())
-            .select_from(Submission)
-            .where(
-                Submission.assignment_id == assignment.id,
-                Submission.user_id == user.id,
-                Submission.status != Status.error,
-            )
-        )
-        or 0
-    )
+from core.services import standings
 
 
 def check_allowed(session: Session, assignment: Assignment, user: User, now: datetime) -> None:
-    if now > assignment.late_deadline_at:
-        raise Closed(
-            f"the late deadline of {assignment.title} has passed "
-            f"({assignment.late_deadline_at:%Y-%m-%d %H:%M} UTC): no more submissions",
-        )
-    limit = assignment.max_submissions
-    if limit is not None and count_for(session, assignment, user) >= limit:
-        raise LimitReached(f"you have used all {limit} submissions of {assignment.title}")
+    """Raises why an upload is refused now (the late deadline in force has passed, no submission is
+    left), if it is."""
+    refusal = standings.of(session, assignment, user, now).refusal
+    if refusal is not None:
+        raise refusal
 
 
 def store_blob(session: Session, data: bytes, digest: str | None = None) -> str:
@@ -102,10 +81,11 @@ def create(
                 status=Status.queued,
                 created_at=now,
                 idempotency_key=idempotency_key,
-                late_days=late_days(assignment, now),
                 max_score=assignment.max_score,
             )
             session.add(submission)
+            session.flush()
+            standings.refresh(session, [user.id])  # its late days, against the deadlines in force
             session.commit()
             return submission, True
         except IntegrityError:
@@ -117,7 +97,9 @@ def create(
 
 def get(session: Session, submission_id: int) -> Submission | None:
     return session.scalar(
-        select(Submission).where(Submission.id == submission_id).options(selectinload(Submission.scores))
+        select(Submission)
+        .where(Submission.id == submission_id)
+        .options(selectinload(Submission.scores), selectinload(Submission.overrides))
     )
 
 
@@ -136,7 +118,7 @@ def list_for(session: Session, assignment: Assignment, user: User) -> list[Submi
             select(Submission)
             .where(Submission.assignment_id == assignment.id, Submission.user_id == user.id)
             .order_by(Submission.version.desc())
-            .options(selectinload(Submission.scores))
+            .options(selectinload(Submission.scores), selectinload(Submission.overrides))
         )
     )
 
@@ -192,49 +174,17 @@ def blob_bytes(session: Session, submission: Submission) -> bytes:
     return session.get(Blob, submission.blob_sha256).data
 
 
-@dataclass(frozen=True)
-class Counted:
-    """The submission that counts for a student, with its score after the late penalty."""
-
-    submission_id: int
-    version: int
-    total: float | None
-    adjusted: float | None
-    late_days: int
-
-
-def counted_submissions(
-    session: Session, assignment: Assignment, user_id: int | None = None
-) -> dict[int, Counted]:
-    """user_id -> their counted submission: the latest scored, or the best after penalties.
+def counted(session: Session, assignment: Assignment, user_id: int | None = None) -> dict[int, int]:
+    """user_id -> the id of their counted submission (core.services.standings chose it).
 
     A submission being regraded keeps counting with its previous score until the new one is stored.
     """
-    query = select(
-        Submission.id, Submission.user_id, Submission.version, Submission.total, Submission.late_days
-    ).where(Submission.assignment_id == assignment.id, Submission.total.is_not(None))
+    query = select(Submission.user_id, Submission.id).where(
+        Submission.assignment_id == assignment.id, Submission.counted
+    )
     if user_id is not None:
         query = query.where(Submission.user_id == user_id)
-    rows = session.execute(query).all()
-    counted: dict[int, Counted] = {}
-    for row in rows:
-        candidate = Counted(
-            row.id,
-            row.version,
-            row.total,
-            adjusted_total(assignment, row.total, row.late_days),
-            row.late_days,
-        )
-        current = counted.get(row.user_id)
-        if current is None or better(assignment, candidate, current):
-            counted[row.user_id] = candidate
-    return counted
-
-
-def better(assignment: Assignment, candidate: Counted, current: Counted) -> bool:
-    if assignment.scoring == "best":
-        return ((candidate.adjusted or 0.0), candidate.version) > ((current.adjusted or 0.0), current.version)
-    return candidate.version > current.version
+    return dict(session.execute(query).all())
 
 
 def claim(session: Session, submission_id: int, lease_s: float) -> Submission | None:
@@ -282,9 +232,12 @@ def store_report(session: Session, submission_id: int, report: dict) -> tuple[in
     """Writes a grading report in one transaction; replaying it leaves the same rows (idempotent).
     Returns the submission's (assignment id, user id).
 
-    The row lock makes two deliveries of the same job that finish together write one after the other.
+    The row locks make two deliveries of the same job that finish together write one after the other;
+    the student's row is locked first, as every change of a standing does (core.services.standings).
     Plain statements rather than the ORM's unit of work: half the time, on every graded job.
     """
+    student = session.scalar(select(Submission.user_id).where(Submission.id == submission_id))
+    session.execute(select(User.id).where(User.id == student).with_for_update())
     session.execute(select(Submission.id).where(Submission.id == submission_id).with_for_update())
     session.execute(delete(TestScore).where(TestScore.submission_id == submission_id))
     session.execute(
@@ -310,6 +263,7 @@ def store_report(session: Session, submission_id: int, report: dict) -> tuple[in
         )
         .returning(Submission.assignment_id, Submission.user_id)
     ).one()
+    standings.refresh(session, [owner.user_id])
     session.commit()
     return owner.assignment_id, owner.user_id
 
@@ -361,7 +315,7 @@ def regrade(session: Session, ids: list[int]) -> list[int]:
 
 def counted_ids(session: Session, assignment: Assignment) -> list[int]:
     """The counted submission of every student of the assignment (what a regrade of all takes)."""
-    return [entry.submission_id for entry in counted_submissions(session, assignment).values()]
+    return sorted(counted(session, assignment).values())
 
 
 def give_up(session: Session, submission: Submission) -> None:

@@ -28,7 +28,7 @@ from core.models import (
     User,
     utcnow,
 )
-from core.services.submissions import counted_submissions, store_blob
+from core.services.submissions import counted, store_blob
 from core.similarity.corpus import Skipped, read_corpus
 from core.similarity.engine import Comparison, Document, Fingerprint, compare, fingerprint, starter_hashes
 from grader.paths import HANDOUT_DIR
@@ -223,8 +223,11 @@ def _counted_students(session: Session, assignment: Assignment, user_id: int | N
     if user_id is not None:
         students = students.where(User.id == user_id)
     ids = set(session.scalars(students))
-    counted = counted_submissions(session, assignment, user_id)
-    return {user: entry.submission_id for user, entry in counted.items() if user in ids}
+    return {
+        user: submission_id
+        for user, submission_id in counted(session, assignment, user_id).items()
+        if user in ids
+    }
 
 
 def _wanted(session: Session, assignment: Assignment, user_id: int) -> Submission | None:

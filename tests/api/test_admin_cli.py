@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import os
+from datetime import timedelta
 
 from support.service import run_cli
 
@@ -54,3 +55,29 @@ def test_export_grades_lists_every_student(migrated, db, tmp_path):
     run_cli(env, "export-grades", "hw1-bonus", "-o", str(out))
     rows = list(csv.DictReader(out.open()))
     assert [row["username"] for row in rows] == ["ivy"] and rows[0]["total"] == ""
+
+
+def test_extensions_grace_days_and_release_from_the_cli(migrated, db, assignment, make_user, tmp_path):
+    from support.reports import graded
+
+    from core.services import submissions
+
+    env = os.environ.copy()
+    student, _ = make_user("jill")
+    late = graded(db, assignment, student, assignment.due_at + timedelta(days=1.5))
+    assert "late deadline" in run_cli(env, "extension", "grant", "hw1-bonus", "jill", "2", "--reason", "flu")
+    db.expire_all()
+    assert (submissions.get(db, late.id).late_days, submissions.get(db, late.id).score) == (0, 25.0)
+    assert "extension removed" in run_cli(env, "extension", "revoke", "hw1-bonus", "jill")
+    db.expire_all()
+    assert submissions.get(db, late.id).score == 20.0
+
+    assert "2 grace day(s)" in run_cli(env, "course", "--grace-days", "2", "--time-zone", "Europe/Berlin")
+    db.expire_all()
+    assert (submissions.get(db, late.id).grace_days, submissions.get(db, late.id).score) == (2, 25.0)
+    run_cli(env, "assignment", "hw1-bonus", "--hold-scores")
+    db.expire_all()
+    assert assignment.scores_released is False
+    out = tmp_path / "grades.csv"
+    run_cli(env, "export-grades", "hw1-bonus", "-o", str(out))
+    assert [(row["grace_days_used"], row["total"]) for row in csv.DictReader(out.open())] == [("2", "25.0")]

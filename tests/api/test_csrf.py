@@ -41,6 +41,10 @@ PAGE_FORMS = {  # every page that takes a POST, with what its form sends (but th
         "data": {"label": "hijack"},
         "files": {"file": ("a.tar", tiny_handin())},
     },
+    "/assignments/{slug}/students/{username}/extension": {"data": {"days": "30"}},
+    "/submissions/{submission_id}/override": {"data": {"points": "25", "reason": "hijack"}},
+    "/submissions/{submission_id}/comment": {"data": {"comment": "hijack"}},
+    "/course": {"data": {"time_zone": "UTC", "grace_days": "99"}},
 }
 
 
@@ -55,7 +59,7 @@ def test_every_page_form_without_the_token_is_refused(app_client, make_user, ass
     assert posted == set(PAGE_FORMS)
     logged_in(app_client, make_user, "ta", Role.ta)
     for path, form in PAGE_FORMS.items():
-        response = app_client.post(path.format(slug="hw1-bonus"), **form)
+        response = app_client.post(path.format(slug="hw1-bonus", username="ta", submission_id=1), **form)
         assert response.status_code == 403 and "CSRF" in response.text, path
     assert app_client.get("/api/v1/assignments/hw1-bonus").json()["title"] == "HW1 Bonus"
     assert app_client.get("/api/v1/assignments/hw1-bonus/similarity/archives").json() == []

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from sqlalchemy import create_engine, inspect
+from sqlalchemy import create_engine, inspect, text
 from support.database import TEST_DATABASE_ADMIN_URL
 from support.service import PROJECT
 
@@ -62,3 +62,45 @@ def test_models_and_migrations_agree(empty_postgres):
     """`alembic check`: the models need no migration that is not written yet."""
     alembic(empty_postgres, "upgrade", "head")
     alembic(empty_postgres, "check")
+
+
+@pytest.mark.parametrize("backend", ["postgresql", "sqlite"])
+def test_upgrading_a_course_in_progress_works_out_each_standing(backend, empty_postgres, tmp_path):
+    """Submissions stored before lateness was worked out from the rules in force: after the upgrade,
+    each has its late days against today's due date, its penalised score and the counted one marked."""
+    url = empty_postgres if backend == "postgresql" else f"sqlite:///{tmp_path / 'course.db'}"
+    alembic(url, "upgrade", "0006")
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO users (id, username, display_name, email, nickname, role, active, created_at)"
+                " VALUES (1, 'alice', '', '', 'n1', 'student', true, '2026-01-01T00:00:00+00:00')"
+            )
+        )
+        connection.execute(
+            text(
+                "INSERT INTO assignments (id, slug, title, due_at, late_deadline_at, late_penalty_per_day,"
+                " scoring, max_score, runtime, public_scoreboard, grading_secret, created_at)"
+                " VALUES (1, 'hw', 'HW', '2026-01-10T00:00:00+00:00', '2026-01-20T00:00:00+00:00', 0.1,"
+                " 'latest', 25, 'default', true, 'ab', '2026-01-01T00:00:00+00:00')"
+            )
+        )
+        connection.execute(text("INSERT INTO blobs VALUES ('h', 1, 'x', '2026-01-01T00:00:00+00:00')"))
+        for id_, version, created, total in ((1, 1, "2026-01-09", 25), (2, 2, "2026-01-11T06:00", 20)):
+            connection.execute(
+                text(
+                    "INSERT INTO submissions (id, assignment_id, user_id, version, blob_sha256, size, status,"
+                    " created_at, late_days, total, max_score, attempts, sweeps, log, error, runtime)"
+                    " VALUES (:id, 1, 1, :version, 'h', 1, 'graded', :created, 0, :total, 25, 1, 0, '', '',"
+                    " '{}')"
+                ),
+                {"id": id_, "version": version, "created": f"{created}+00:00", "total": total},
+            )
+    alembic(url, "upgrade", "head")
+    with engine.connect() as connection:
+        rows = connection.execute(
+            text("SELECT version, late_days, score, counted FROM submissions ORDER BY version")
+        ).all()
+    engine.dispose()
+    assert [tuple(row) for row in rows] == [(1, 0, 25.0, False), (2, 2, 16.0, True)]

@@ -23,6 +23,8 @@ STUDENT_ROUTES = {  # any logged-in student may call these, on their own data on
     ("get", "/api/v1/assignments/{slug}"),
     ("get", "/api/v1/assignments/{slug}/submissions"),
     ("post", "/api/v1/assignments/{slug}/submissions"),
+    ("get", "/api/v1/assignments/{slug}/standing"),
+    ("get", "/api/v1/course"),
 }
 
 
@@ -44,7 +46,8 @@ def every_route(app_client):
 
 
 def fill(path: str, submission_id: int) -> str:
-    path = re.sub(r"\{slug\}", "hw1-bonus", path.replace("{submission_id}", str(submission_id)))
+    path = path.replace("{submission_id}", str(submission_id)).replace("{username}", "alice")
+    path = path.replace("{slug}", "hw1-bonus")
     return re.sub(r"\{\w+_id\}", "1", path)  # pairs, archives: staff-only, refused before any lookup
 
 

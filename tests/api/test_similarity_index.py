@@ -11,8 +11,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select, update
 from support.handins import tar_bytes
+from support.reports import report
 
-from core.models import Blob, Role, SimilarityPair, Status, Submission, User
+from core.models import Blob, Role, SimilarityPair, Submission, User
 from core.services import submissions
 from core.similarity import index as similarity
 
@@ -58,12 +59,11 @@ def own_code(seed: int) -> str:
 
 @pytest.fixture
 def index(db, assignment, make_user):
-    def submit(username: str, code: str, version_total: float = 25.0):
+    def submit(username: str, code: str):
         user, _ = make_user(username)
         data = tar_bytes({"mytorch/__init__.py": b"", "mytorch/optim/adam.py": code.encode()})
         row, _ = submissions.create(db, assignment, user, data)
-        row.status, row.total = Status.graded, version_total
-        db.commit()
+        submissions.store_report(db, row.id, report())
         similarity.index_student(db, assignment.id, user.id)
         return user
 
@@ -141,8 +141,7 @@ def test_long_paths_and_long_labels_are_indexed_not_refused(db, assignment, inde
     other, _ = submissions.create(
         db, assignment, index("bob", "x = 1\n"), tar_bytes({deep: own_code(5).encode()}), attempts=1
     )
-    other.status, other.total = Status.graded, 25.0
-    db.commit()
+    submissions.store_report(db, other.id, report())
     assert similarity.index_student(db, assignment.id, other.user_id)
     assert labels(db, assignment) == {frozenset(("alice", "bob"))}
 

@@ -4,20 +4,14 @@ from __future__ import annotations
 
 import csv
 import io
-import os
-import shutil
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from playwright import sync_api as playwright_api
+from support.browser import PASSWORD, login, shot, upload
 from support.handins import tar_bytes
-from support.service import PROJECT, run_cli
+from support.service import run_cli
 from support.similarity_sources import DISGUISED, edits
-
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-SCREENSHOTS = PROJECT / "test-artifacts" / "screenshots"
-PASSWORD = "a long demo password"
 
 
 @pytest.fixture(scope="module")
@@ -44,49 +38,6 @@ def course(live_service):
     ):
         run_cli(env, "create-user", username, "--name", name, "--role", role, "--password", PASSWORD)
     return live_service
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not os.path.exists(CHROMIUM):  # never skipped without a word: `make test` installs it
-        pytest.fail("Debian's chromium is not installed: sudo apt-get install -y chromium")
-    with playwright_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-quic",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-            ],
-        )
-        yield browser
-        browser.close()
-
-
-def login(browser, service, username: str, **context_options):
-    context = browser.new_context(accept_downloads=True, **context_options)
-    page = context.new_page()
-    page.goto(service.url + "/assignments")
-    assert "/login" in page.url  # not logged in: sent to the login page
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url("**/assignments")
-    return page
-
-
-def shot(page, name: str) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
-
-
-def upload(page, handin: Path) -> None:
-    page.set_input_files("#handin", str(handin))
-    page.click("#upload-form button[type=submit]")
 
 
 def test_student_sees_full_marks_then_the_failing_test_without_reloading(course, browser, make_handin):
