@@ -30,6 +30,8 @@ def update(session: Session, assignment: Assignment, values: dict, actor: str = 
     if assignment.id is None:
         session.flush()  # a new assignment: its id for the audit trail
     changed = {field for field, value in values.items() if getattr(assignment, field) != value}
+    if changed & STANDING_RULES:
+        standings.lock(session, standings.students_of(session, assignment))
     for field in sorted(changed):
         old, new = getattr(assignment, field), values[field]
         setattr(assignment, field, new)

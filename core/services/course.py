@@ -25,6 +25,8 @@ def get(session: Session) -> Course:
 def update(session: Session, values: dict, actor: str) -> list[tuple[str, str, str]]:
     """Applies changed course settings ({"time_zone": ..., "grace_days": ...}) with their audit, and
     works every student's standing out again when the grace days change. Returns the changes made."""
+    if "grace_days" in values:
+        standings.lock(session)  # every student's standing may move
     course = get(session)
     if "time_zone" in values:
         zone(values["time_zone"])

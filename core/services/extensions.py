@@ -35,6 +35,7 @@ def grant(
     extension they had; their lateness and grace days are worked out again at once."""
     if not 1 <= days <= MAX_DAYS:
         raise InvalidSettings(f"an extension is 1 to {MAX_DAYS} days")
+    standings.lock(session, [student.id])
     extension = get(session, assignment, student)
     old = f"{extension.days} day(s)" if extension else "none"
     if extension is None:
@@ -61,6 +62,7 @@ def grant(
 
 def revoke(session: Session, assignment: Assignment, student: User, actor: str, reason: str = "") -> bool:
     """Takes the student's extension back; False if they had none."""
+    standings.lock(session, [student.id])
     extension = get(session, assignment, student)
     if extension is None:
         return False

@@ -36,6 +36,7 @@ def set_override(
     session: Session, submission: Submission, test: str, points: float, reason: str, actor: str
 ) -> ScoreOverride:
     """Sets the points of one test (or the total) of a graded submission; a reason is required."""
+    standings.lock(session, [submission.user_id])
     if submission.total is None:
         raise InvalidSettings("only a graded submission can be overridden")
     if not reason.strip():
@@ -61,6 +62,7 @@ def set_override(
 
 def clear_override(session: Session, submission: Submission, test: str, actor: str, reason: str = "") -> bool:
     """Gives the grader's points back to one test (or the total); False if there was no override."""
+    standings.lock(session, [submission.user_id])
     override = submission.override(test)
     if override is None:
         return False

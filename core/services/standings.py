@@ -109,16 +109,26 @@ class Row:
         return (self.late_days, self.grace_days, self.score, self.counted)
 
 
-def refresh(session: Session, user_ids: Iterable[int] | None = None) -> None:
-    """Works out the standing of every submission of these students (of everyone if None), over every
-    assignment (grace days carry from one assignment to the next, in order of due date). The caller
-    commits. The students' rows are locked first, so that two refreshes of one student (two gradings
-    ending together) run one after the other and the second sees the first's result."""
+def lock(session: Session, user_ids: Iterable[int] | None = None) -> None:
+    """Locks the students' rows (everyone's if None) until the transaction ends. Every change of a
+    standing takes this lock before any other (a grade, an upload, an override, an extension), so that
+    two changes of one student run one after the other, the second seeing the first's result, and no
+    two of them wait for each other."""
     ids = None if user_ids is None else sorted(set(user_ids))
     if ids == []:
         return
     of_students = User.id.in_(ids) if ids is not None else true()
     session.execute(select(User.id).where(of_students).order_by(User.id).with_for_update())
+
+
+def refresh(session: Session, user_ids: Iterable[int] | None = None) -> None:
+    """Works out the standing of every submission of these students (of everyone if None), over every
+    assignment (grace days carry from one assignment to the next, in order of due date). The caller
+    commits."""
+    ids = None if user_ids is None else sorted(set(user_ids))
+    if ids == []:
+        return
+    lock(session, ids)
     in_scope = Submission.user_id.in_(ids) if ids is not None else true()
     grace = course_grace_days(session)
     rules = {assignment.id: assignment for assignment in session.scalars(select(Assignment))}

@@ -59,7 +59,9 @@ def create(
     now = now or utcnow()
     digest = hashlib.sha256(data).hexdigest()
     for attempt in range(attempts):
+        standings.lock(session, [user.id])
         if idempotency_key and (earlier := by_idempotency_key(session, assignment, user, idempotency_key)):
+            session.rollback()
             return earlier, False
         check_allowed(session, assignment, user, now)
         try:
@@ -236,8 +238,9 @@ def store_report(session: Session, submission_id: int, report: dict) -> tuple[in
     the student's row is locked first, as every change of a standing does (core.services.standings).
     Plain statements rather than the ORM's unit of work: half the time, on every graded job.
     """
-    student = session.scalar(select(Submission.user_id).where(Submission.id == submission_id))
-    session.execute(select(User.id).where(User.id == student).with_for_update())
+    standings.lock(
+        session, [session.scalar(select(Submission.user_id).where(Submission.id == submission_id))]
+    )
     session.execute(select(Submission.id).where(Submission.id == submission_id).with_for_update())
     session.execute(delete(TestScore).where(TestScore.submission_id == submission_id))
     session.execute(

@@ -7,13 +7,16 @@ from __future__ import annotations
 import csv
 import io
 import tarfile
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import select
 from support.handins import tar_bytes
 from support.reports import graded, report
 
-from core.models import Assignment, Role
+from core.db import session_factory
+from core.models import Assignment, Role, Submission
 from core.services import submissions, users
 from core.similarity import index as similarity
 
@@ -277,3 +280,22 @@ def test_the_staff_history_marks_the_counted_submission_and_both_scores(db, assi
     counted_row = page[page.index('class="counted"') :]
     assert ">2</a>" in counted_row[:200] and "counts" in counted_row[:400]
     assert "15/25" in page and "13.5" in page  # graded, and after one late day's 10%
+
+
+def test_gradings_of_one_student_that_end_together_leave_one_counted_submission(db, assignment, make_user):
+    alice, _ = make_user("alice")
+    ids = [
+        submissions.create(db, assignment, alice, tar_bytes({"mytorch/a.py": str(n).encode()}))[0].id
+        for n in range(5)
+    ]
+
+    def store(submission_id: int) -> None:
+        with session_factory()() as session:
+            submissions.store_report(session, submission_id, report({"Adam step": submission_id % 3}))
+
+    for _ in range(3):  # each round, the five gradings race again (a regrade of all)
+        with ThreadPoolExecutor(5) as pool:
+            list(pool.map(store, ids))
+        db.expire_all()
+        counted = db.scalars(select(Submission.version).where(Submission.counted)).all()
+        assert counted == [5]
