@@ -15,7 +15,7 @@ from rich.table import Table
 from core.db import session_factory
 from core.errors import InvalidSettings
 from core.models import Assignment, Role, Scoring
-from core.services import assignments, audit, course, extensions, scoreboard, standings, submissions, users
+from core.services import assignments, audit, course, extensions, roster, standings, submissions, users
 
 app = typer.Typer(
     add_completion=False, no_args_is_help=True, help="Administer the HW1 Bonus grading service."
@@ -100,43 +100,18 @@ def import_roster(
     csv_file: Path = typer.Argument(..., exists=True, help="columns: username,name,email,role"),
     passwords_out: Path | None = typer.Option(None, help="write new users' passwords here (CSV)"),
 ) -> None:
-    """Create or update users from a roster CSV; new users get a random password."""
-    from core.security import random_password
-
-    new_passwords = []
-    with session() as db, csv_file.open(newline="") as handle:
-        reader = csv.DictReader(handle)
-        missing = {"username"} - set(reader.fieldnames or [])
-        if missing:
-            console.print(
-                "[red]the roster needs a header row with at least: username (and name, email, role)[/red]"
-            )
-            raise typer.Exit(1)
-        count = 0
-        for line, row in enumerate(reader, start=2):
-            username = (row.get("username") or "").strip()
-            role_text = (row.get("role") or "student").strip().lower() or "student"
-            if not username or role_text not in Role.__members__:
-                console.print(f"[red]line {line}: bad username or role {role_text!r}[/red]")
-                raise typer.Exit(1)
-            existing = users.get_by_username(db, username)
-            password = None if existing else random_password()
-            users.upsert_user(
-                db,
-                username,
-                display_name=(row.get("name") or "").strip(),
-                email=(row.get("email") or "").strip(),
-                role=Role(role_text),
-                password=password,
-            )
-            if password:
-                new_passwords.append((username, password))
-            count += 1
+    """Create or update users from a roster CSV; new users get a random password. All or nothing."""
+    with session() as db:
+        try:
+            imported = roster.import_csv(db, csv_file.read_text(), None)
+        except InvalidSettings as error:
+            console.print(f"[red]{error}[/red]")
+            raise typer.Exit(1) from None
         db.commit()
-    console.print(f"imported {count} user(s), {len(new_passwords)} new")
-    if passwords_out and new_passwords:
+    console.print(f"imported {imported.count} user(s), {len(imported.passwords)} new")
+    if passwords_out and imported.passwords:
         with passwords_out.open("w", newline="") as handle:
-            csv.writer(handle).writerows([("username", "password"), *new_passwords])
+            csv.writer(handle).writerows([("username", "password"), *imported.passwords])
         console.print(f"new users' passwords written to {passwords_out}")
 
 
@@ -294,7 +269,7 @@ def regrade(
         else:
             console.print("[red]give an assignment slug or --submission ID[/red]")
             raise typer.Exit(1)
-        submissions.regrade(db, ids)
+        submissions.regrade(db, ids, audit.CLI)
     sent = sum(enqueue(submission_id) for submission_id in ids)
     console.print(f"queued {sent} of {len(ids)} submission(s) for regrading")
 
@@ -307,12 +282,13 @@ def export_grades(
     from core.services.grades import grades_csv
 
     with session() as db:
-        text = grades_csv(scoreboard.build(db, need_assignment(db, slug)))
-    if output:
-        output.write_text(text)
-        console.print(f"wrote {output}")
-    else:
-        sys.stdout.write(text)
+        lines = grades_csv(db, need_assignment(db, slug))
+        if output:
+            with output.open("w") as file:
+                file.writelines(lines)
+            console.print(f"wrote {output}")
+        else:
+            sys.stdout.writelines(lines)
 
 
 @app.command("similarity-archive")
@@ -355,9 +331,14 @@ def similarity_rebuild(slug: str) -> None:
 
 
 @app.command()
-def seed_demo() -> None:
+def seed_demo(
+    url: str | None = typer.Option(None, help="the API's address to print (default: PUBLIC_URL)"),
+) -> None:
     """Create the demo course: the HW1 Bonus assignment, a TA and three students (prints their logins)."""
+    from core.config import get_settings
     from core.security import random_password
+
+    url = url or get_settings().public_url
 
     now = datetime.now(UTC)
     with session() as db:
@@ -389,13 +370,12 @@ def seed_demo() -> None:
             if username == "alice"
         }
         db.commit()
-    table = Table(title="Demo course logins (http://127.0.0.1:8000)")
+    table = Table(title=f"Demo course logins ({url})")
     for column in ("username", "role", "password"):
         table.add_column(column)
     for username, role, password, _ in logins:
         table.add_row(username, role, password)
     console.print(table)
-    console.print(f"API token for alice: {tokens['alice']}")
-    console.print(
-        f"  python handout/submit.py handin.tar --server http://127.0.0.1:8000 --token {tokens['alice']}"
-    )
+    # Plain prints: rich breaks a line at the terminal's width, and a copy of the token lost its end.
+    print(f"API token for alice:\n{tokens['alice']}")
+    print(f"  python handout/submit.py handin.tar --server {url} --token {tokens['alice']}")

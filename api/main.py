@@ -10,7 +10,18 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
 from api.limits import BodySizeLimit, RejectNul
-from api.routes import assignments, auth, deadlines, health, overrides, pages, similarity, staff, submissions
+from api.routes import (
+    assignments,
+    auth,
+    course_pages,
+    deadlines,
+    health,
+    overrides,
+    pages,
+    similarity,
+    staff,
+    submissions,
+)
 from api.web import LoginRequired, database_unavailable_handler, http_error_handler, login_required_handler
 from core.config import get_settings
 from core.db import UNAVAILABLE, answer_fast
@@ -43,6 +54,7 @@ def create_app() -> FastAPI:
     app.include_router(health.router, prefix=API_PREFIX)
     app.include_router(health.metrics_router)
     app.include_router(pages.router)
+    app.include_router(course_pages.router)
     app.include_router(similarity.pages)
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
     app.add_exception_handler(LoginRequired, login_required_handler)

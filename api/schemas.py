@@ -29,6 +29,7 @@ class AssignmentOut(BaseModel):
     max_score: float
     public_scoreboard: bool
     scores_released: bool
+    has_writeup: bool = False
 
 
 NULLABLE_SETTINGS = {"late_penalty_cap", "max_submissions"}  # null (or an empty field): none
@@ -221,19 +222,46 @@ class ScoreboardRow(BaseModel):
     total: float | None
     adjusted_total: float | None
     overridden: bool
+    flags: list[str]
     tests: dict[str, float]
 
 
+class ScoreStats(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    graded: int
+    students: int
+    mean: float | None
+    median: float | None
+    histogram: list[int]  # students per whole point of the counted score, 0..max
+
+
 class Scoreboard(BaseModel):
+    """One page of the scoreboard: `total` students match the query, `rows` from `offset`."""
+
     model_config = ConfigDict(from_attributes=True)
     assignment: str
     max_score: float
     tests: list[str]
+    total: int
+    offset: int
+    limit: int
     rows: list[ScoreboardRow]
 
 
 class RegradeQueued(BaseModel):
     queued: int
+    regrade_id: int
+    progress_url: str
+
+
+class RegradeStatus(BaseModel):
+    """A regrade's own jobs: graded again, failed on our side, still waiting or running."""
+
+    total: int
+    done: int
+    failed: int
+    pending: int
+    finished: bool
 
 
 class QueueCounts(BaseModel):
@@ -303,3 +331,44 @@ class Instances(BaseModel):
     """The hidden test instances an assignment grades on, by name (the secret is never shown)."""
 
     instances: str
+
+
+class TokenOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    name: str
+    prefix: str  # the token's first characters, to tell it apart
+    created_at: datetime
+    last_used_at: datetime | None
+
+
+class TokenIn(BaseModel):
+    name: str = Field("", max_length=100, pattern=r"^[^\x00]*$")
+
+
+class TokenIssued(TokenOut):
+    token: str  # shown this once: only its hash is kept
+    submit_command: str  # ready for this server
+
+
+class PasswordChange(BaseModel):
+    current_password: str = Field(max_length=200)
+    new_password: str = Field(max_length=200)
+
+
+class GradebookAssignment(BaseModel):
+    slug: str
+    title: str
+    max_score: float
+
+
+class GradebookRowOut(BaseModel):
+    username: str
+    display_name: str
+    scores: dict[str, float | None]  # by assignment slug; null: nothing counted
+    total: float
+
+
+class GradebookOut(BaseModel):
+    assignments: list[GradebookAssignment]
+    rows: list[GradebookRowOut]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated
@@ -13,7 +14,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 from jinja2 import pass_context
 from jinja2.runtime import Context
-from markupsafe import Markup
+from markupsafe import Markup, escape
 from sqlalchemy.orm import Session
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -46,7 +47,15 @@ def countdown_text(at: datetime, future: str = "due", past: str = "was due") -> 
     return Markup(html).format(at.isoformat(), future, past, countdown(at, utcnow(), future, past))
 
 
+def short_test(name: str) -> Markup:
+    """A test's name short enough for a column header, wrapping after each arrow:
+    "Question 2.1 - Linear->ReLU->Dropout (Forward)" -> "Q2.1 Linear→ReLU→Dropout (Forward)"."""
+    short = re.sub(r"^Question\s+([\d.]+)\s*-\s*", r"Q\1 ", name)
+    return Markup("→<wbr>").join(escape(part) for part in short.split("->"))
+
+
 templates.env.filters["local"] = local_time
+templates.env.filters["short_test"] = short_test
 templates.env.filters["countdown"] = countdown_text
 
 
@@ -98,6 +107,11 @@ def grading_notice(session: Session) -> GradingState | None:
     return state if state.problem or state.weak else None
 
 
+def submit_command(request: Request, token: str) -> str:
+    """The upload command of the handout's submit.py, for this server."""
+    return f"python3 submit.py handin.tar --server {str(request.base_url).rstrip('/')} --token {token}"
+
+
 def is_page(request: Request) -> bool:
     return not request.url.path.startswith("/api/")
 
@@ -140,7 +154,17 @@ async def http_error_handler(request: Request, exc: StarletteHTTPException):
             "status": exc.status_code,
             "title": titles.get(exc.status_code, "Error"),
             "detail": exc.detail,
-            "user": None,
+            "user": logged_in(request),
         },
         status_code=exc.status_code,
     )
+
+
+def logged_in(request: Request) -> User | None:
+    """Who is logged in on this browser (an error page still shows their name and links)."""
+    user_id = "session" in request.scope and request.session.get("user_id")
+    if not user_id:
+        return None
+    with session_factory()() as session:
+        user = session.get(User, user_id)
+        return user if user is not None and user.active else None

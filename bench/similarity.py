@@ -1,11 +1,12 @@
 """Similarity bench: index N submissions (default 500) and time all pairs, then one more.
 
-Each synthetic student hands in the reference mytorch (handout parts and bonus parts) with their
-own edits: identifiers renamed, statements of their own inserted here and there, so that every
-handin carries code of its own beside the shared parts, as real handins do. A few pairs are
-copies of each other with renamed variables. All of it goes through the service's own index
-(the database tables and the incremental update the Celery task runs), on SQLite by default or on
-the database given with --database-url.
+Each synthetic student hands in the handout's mytorch with bonus parts of their own and statements
+of their own inserted here and there, so that every handin carries code of its own beside the
+handout's, as real handins do. A few pairs are copies of each other with renamed variables, and a
+group of students hand in one leaked solution (the reference's bonus parts, each with their own
+insertions): a cluster. All of it goes through the service's own index (the database tables and
+the incremental update the Celery task runs), on SQLite by default or on the database given with
+--database-url.
 
     .venv/bin/python bench/similarity.py [--students 500] [--database-url postgresql+psycopg://...]
 """
@@ -35,6 +36,7 @@ def parse_args() -> argparse.Namespace:
     )
     parser.add_argument("--students", type=int, default=500)
     parser.add_argument("--copies", type=int, default=10, help="students who hand in a disguised copy")
+    parser.add_argument("--leaked", type=int, default=20, help="students who hand in one leaked solution")
     parser.add_argument("--new", type=int, default=5, help="new submissions timed one at a time")
     parser.add_argument("--database-url", default=None, help="default: a fresh SQLite file")
     parser.add_argument("--seed", type=int, default=11785)
@@ -50,12 +52,22 @@ def own_statement(rng: random.Random, indent: str) -> str:
     return f"{indent}v = {rng.choice(OPERANDS)} {terms}"
 
 
-def student_code(
-    reference: dict[str, bytes], rng: random.Random, edit_rate: float = 0.08
-) -> dict[str, bytes]:
-    """The reference's files with statements of this student's own inserted here and there."""
+BONUS = ("mytorch/optim/adam.py", "mytorch/nn/batchnorm.py", "mytorch/nn/functional.py")
+
+
+def own_bonus(handout: dict[str, bytes], rng: random.Random) -> dict[str, bytes]:
+    """The handout's files with bonus parts of this student's own written into them."""
+    out = dict(handout)
+    for path in BONUS:
+        body = "\n".join(own_statement(rng, "    ") for _ in range(15))
+        out[path] = handout[path] + f"\n\ndef own_part(v):\n{body}\n    return v\n".encode()
+    return out
+
+
+def student_code(files: dict[str, bytes], rng: random.Random, edit_rate: float = 0.08) -> dict[str, bytes]:
+    """The files with statements of this student's own inserted here and there."""
     out = {}
-    for path, data in reference.items():
+    for path, data in files.items():
         mine = []
         for line in data.decode().splitlines():
             stripped = line.lstrip()
@@ -96,14 +108,20 @@ def main() -> None:
     from core.services import users
     from core.services.submissions import store_blob
     from core.similarity import index as similarity
+    from core.similarity.clusters import clusters
     from core.similarity.engine import fingerprint, read_tree
     from grader.paths import HANDOUT_DIR
     from grader.reference import build_reference_mytorch
 
     command.upgrade(Config(str(PROJECT / "alembic.ini")), "head")
+    handout = read_tree(HANDOUT_DIR / "mytorch")
     reference = read_tree(build_reference_mytorch(HANDOUT_DIR, scratch))
-    codes = [student_code(reference, rng) for _ in range(args.students + args.new)]
-    for index in rng.sample(range(0, args.students - 1, 2), args.copies):  # pairs (2i, 2i + 1)
+    codes = [student_code(own_bonus(handout, rng), rng) for _ in range(args.students + args.new)]
+    leaked = range(args.students - args.leaked, args.students)
+    for index in leaked:
+        codes[index] = student_code(reference, rng)
+    copies = rng.sample(range(0, args.students - args.leaked - 1, 2), args.copies)  # pairs (2i, 2i + 1)
+    for index in copies:
         codes[index + 1] = disguise(codes[index], rng)
     handins = [tar_bytes(code) for code in codes]
     lines = sum(len(data.splitlines()) for data in codes[0].values())
@@ -138,6 +156,7 @@ def main() -> None:
                     size=len(data),
                     status=Status.graded,
                     total=25.0,
+                    counted=True,  # its only one (what core.services.standings would choose)
                 )
             )
             ids.append(user.id)
@@ -157,9 +176,16 @@ def main() -> None:
             similarity.index_student(session, assignment.id, user_id)
             incremental.append(time.perf_counter() - started)
 
-        rows, total = similarity.pairs(session, assignment, limit=args.copies)
+        rows, total = similarity.pairs(session, assignment, limit=100_000)
         fingerprints = session.scalar(select(func.count()).select_from(SimilarityFingerprint))
-        found = sum(row.score >= 0.85 for row in rows)
+        close = {frozenset((row.document_a.label, row.document_b.label)) for row in rows if row.score >= 0.85}
+        found = sum(frozenset((f"s{i:04d}", f"s{i + 1:04d}")) in close for i in copies)
+
+        started = time.perf_counter()
+        groups = clusters(session, assignment)
+        clustering = time.perf_counter() - started
+        members = [{m.document.label for m in cluster.members} for cluster in groups]
+        leaked_found = {f"s{i:04d}" for i in leaked} in members
 
     pairs_compared = args.students * (args.students - 1) // 2
     print("\n== results")
@@ -174,7 +200,13 @@ def main() -> None:
         f"{all_pairs / statistics.median(incremental):.0f}x)"
     )
     print(f"index                              {fingerprints} fingerprints, {total} pairs sharing code")
-    print(f"disguised copies found             {found} of {args.copies} in the top {args.copies} pairs")
+    print(f"disguised copies found             {found} of {args.copies} paired at 85% or more")
+    sizes = ", ".join(str(len(m)) for m in members)
+    print(
+        f"clusters                           {len(groups)} ({sizes} students) in {clustering * 1000:.0f} ms; "
+        f"the {args.leaked} who hand in the leaked solution "
+        f"{'are' if leaked_found else 'are NOT'} one of them"
+    )
 
 
 if __name__ == "__main__":

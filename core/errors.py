@@ -16,3 +16,11 @@ class LimitReached(Refused):
 
 class InvalidSettings(Refused):
     """Settings that cannot hold together (a late deadline before the due date)."""
+
+
+class NotFound(Refused):
+    """The thing asked for is not there (or not the caller's to see)."""
+
+
+class WrongPassword(Refused):
+    """The current password given to change it is not the user's."""

@@ -166,10 +166,19 @@ class Assignment(Base):
     # Off: students see that a handin was received and graded, not its score or feedback, until staff
     # release them. The public scoreboard follows the same rule.
     scores_released: Mapped[bool] = mapped_column(Boolean, default=True)
+    # What students download from the assignment page; without a handout of its own, the built
+    # dist/handout.tar is served.
+    handout_sha256: Mapped[str | None] = mapped_column(ForeignKey("blobs.sha256"))
+    writeup_sha256: Mapped[str | None] = mapped_column(ForeignKey("blobs.sha256"))
+    writeup_name: Mapped[str] = mapped_column(StorableString(200), default="")
     # The hidden instances are drawn from it (grader/instances.py). Never shown to students, never
     # sent into a sandbox; staff rotate it (a new one, new instances) from the settings page or CLI.
     grading_secret: Mapped[str] = mapped_column(String(64), default=new_grading_secret)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    @property
+    def has_writeup(self) -> bool:
+        return self.writeup_sha256 is not None
 
     def scores_visible_to(self, user: User) -> bool:
         """Staff always see scores and feedback; students once they are released."""
@@ -237,6 +246,9 @@ class Submission(Base):
     cpu_s: Mapped[float | None] = mapped_column(Float)
     sandbox_kills: Mapped[str | None] = mapped_column(StorableString(200))  # e.g. "wall-clock,cpu"
     flags: Mapped[str | None] = mapped_column(StorableString(200))  # for staff, e.g. "imports torch"
+    regrade_id: Mapped[int | None] = mapped_column(  # the last regrade that took it
+        ForeignKey("regrades.id", ondelete="SET NULL"), index=True
+    )
 
     user: Mapped[User] = relationship()
     assignment: Mapped[Assignment] = relationship()
@@ -319,6 +331,20 @@ class AuditEvent(Base):
     old: Mapped[str] = mapped_column(StorableText(8000), default="")
     new: Mapped[str] = mapped_column(StorableText(8000), default="")
     reason: Mapped[str] = mapped_column(StorableText(2000), default="")
+
+
+class Regrade(Base):
+    """Submissions that staff sent back to the grader together: its progress counts its own jobs only."""
+
+    __tablename__ = "regrades"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    assignment_id: Mapped[int | None] = mapped_column(
+        ForeignKey("assignments.id", ondelete="CASCADE"), index=True
+    )
+    by: Mapped[str] = mapped_column(StorableString(64))
+    submissions: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class Worker(Base):
@@ -458,3 +484,17 @@ class SimilarityPair(Base):
 
     document_a: Mapped[SimilarityDocument] = relationship(foreign_keys=[document_a_id])
     document_b: Mapped[SimilarityDocument] = relationship(foreign_keys=[document_b_id])
+
+
+class SimilarityGiven(Base):
+    """Code staff marked as given (a lecture's, a recitation's, a posted fix): it is set aside in the
+    similarity check like the handout's starter code."""
+
+    __tablename__ = "similarity_given"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    assignment_id: Mapped[int] = mapped_column(ForeignKey("assignments.id", ondelete="CASCADE"), index=True)
+    label: Mapped[str] = mapped_column(StorableString(200))  # a file name, or what staff called it
+    source: Mapped[str] = mapped_column(StorableText(1 << 20))
+    by: Mapped[str] = mapped_column(StorableString(64))  # the staff member's username
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -10,6 +10,10 @@ nothing), and leaves alone what waits in the broker.
 Sends fail fast: one connection try with short socket timeouts (a broker that is down used to hold
 each upload's thread for 6 s), and after a failure the next sends are skipped for a few seconds
 instead of each waiting on it again.
+
+Similarity jobs (a student's update, an archive's indexing) have a queue of their own, consumed by a
+process that takes no grading job: at a deadline students wait for their scores, never behind them.
+A similarity job is sent only if the same one does not wait in that queue already.
 """
 
 from __future__ import annotations
@@ -17,9 +21,13 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable, Iterable
 from functools import cache
+from typing import TypeVar
 
 from celery import Celery
+from kombu import Connection, Exchange, Queue
+from kombu.utils.json import loads
 from sqlalchemy.exc import SQLAlchemyError
 
 from core.config import get_settings
@@ -31,9 +39,8 @@ GRADE = "worker.tasks.grade_submission"  # the worker's tasks, by name
 SIMILARITY = "worker.tasks.update_similarity"
 ARCHIVE = "worker.tasks.index_archive"
 SWEEP = "worker.tasks.sweep"
-# Similarity jobs wait while grading jobs are queued: at a deadline students wait for their scores,
-# staff look at the similarity list later. (Redis serves the lower numbers first; the embedded
-# SQLite transport ignores priorities and runs jobs in order.)
+# A worker started without -Q takes grading and similarity jobs: there Redis serves the lower numbers
+# first (the embedded SQLite transport ignores priorities, hence the similarity worker of `make run`).
 SIMILARITY_PRIORITY = 9
 FAST_FAIL = {"max_retries": 1, "interval_start": 0, "interval_step": 0}  # one connection try
 FAST_SOCKETS = {"socket_connect_timeout": 1, "socket_timeout": 2}  # Redis's, in seconds
@@ -43,6 +50,17 @@ EPOCH_TTL_S = 5.0  # how long the broker's epoch is taken as known
 _lock = threading.Lock()
 _broken_until = 0.0
 _epoch: tuple[float, str] | None = None
+T = TypeVar("T")
+
+
+def similarity_queue() -> str:
+    """The similarity jobs' queue: the grading queue's name with ".similarity" (test runs side by side,
+    which name their grading queues apart, never share it)."""
+    return f"{get_settings().grading_queue}.similarity"
+
+
+def _queue(name: str) -> Queue:
+    return Queue(name, Exchange(name), routing_key=name)  # as Celery declares the queues it routes to
 
 
 @cache
@@ -52,14 +70,16 @@ def celery() -> Celery:
     if settings.broker_url.startswith("sqla+"):
         prepare_sqlite_folder(settings.broker_url.removeprefix("sqla+"))
     app = Celery("hw1grader", broker=settings.broker_url)
+    similarity = {"queue": similarity_queue()}
     app.conf.update(
         task_acks_late=True,  # a job is acknowledged only once graded: a dead worker's job is redelivered
         task_reject_on_worker_lost=True,
         task_ignore_result=True,  # results live in the database
         worker_prefetch_multiplier=1,  # one job at a time per process: a slow job never holds others back
         task_default_queue=settings.grading_queue,
+        task_queues=[_queue(settings.grading_queue), _queue(similarity_queue())],  # a worker without -Q
         # The sweeper has a queue (and a consumer) of its own: a backlog of grading jobs never delays it.
-        task_routes={SWEEP: {"queue": settings.sweeper_queue}},
+        task_routes={SWEEP: {"queue": settings.sweeper_queue}, SIMILARITY: similarity, ARCHIVE: similarity},
         broker_connection_retry_on_startup=True,
         beat_schedule={"sweep": {"task": SWEEP, "schedule": float(settings.sweep_interval_s)}},
     )
@@ -70,6 +90,17 @@ def celery() -> Celery:
             "socket_connect_timeout": 5,
         }
     return app
+
+
+def declare_queues() -> None:
+    """Makes the service's queues in the broker. On the embedded transport a process makes a queue when
+    it first uses it, and two making the same one at once collide (UNIQUE constraint failed:
+    kombu_queue.name), which stopped the sweeper of `make run` as it started: `make serve` makes them
+    all first."""
+    settings = get_settings()
+    with _connection() as connection:
+        for name in (settings.grading_queue, similarity_queue(), settings.sweeper_queue):
+            _queue(name)(connection.default_channel).declare()
 
 
 def _connection():
@@ -102,29 +133,34 @@ def broker_epoch(connection=None) -> str:
     return epoch
 
 
-def _send(
-    task: str, args: list, what: str, extra: dict | None = None, priority: int | None = None
-) -> str | None:
-    """Sends a task; the broker epoch it went to, or None (and logged) if the broker cannot be reached."""
+def _with_broker(action: Callable[[Connection], T], what: str, extra: dict | None = None) -> T | None:
+    """action(a connection to the broker), or None (and logged) if the broker cannot be reached."""
     global _broken_until
     if time.monotonic() < _broken_until:
         return None
     try:
         with _connection() as connection:
-            celery().send_task(task, args=args, retry=False, priority=priority, connection=connection)
-            return broker_epoch(connection)
-    except Exception as error:  # the broker is down: what the task is for is in the database
+            return action(connection)
+    except Exception as error:  # the broker is down: what the job is for is in the database
         with _lock:
             _broken_until = time.monotonic() + BROKEN_FOR_S
         log.warning("could not queue %s: %s", what, error, extra=extra)
         return None
 
 
+def _send(connection: Connection, task: str, args: list, priority: int | None = None) -> str:
+    """Sends a task; the broker epoch it went to."""
+    celery().send_task(task, args=args, retry=False, priority=priority, connection=connection)
+    return broker_epoch(connection)
+
+
 def enqueue(submission_id: int) -> bool:
     """Sends the grading task and writes down that it was sent (and in which broker epoch); False (and
     logged) if the broker cannot be reached: the row says it was never sent, and the sweeper sends it."""
     extra = {"submission_id": submission_id}
-    epoch = _send(GRADE, [submission_id], f"submission {submission_id}", extra)
+    epoch = _with_broker(
+        lambda connection: _send(connection, GRADE, [submission_id]), f"submission {submission_id}", extra
+    )
     if epoch is None:
         return False
     try:
@@ -136,22 +172,45 @@ def enqueue(submission_id: int) -> bool:
     return True
 
 
+def waiting_jobs(connection: Connection, queue: str) -> set[tuple[str, tuple]]:
+    """(task name, arguments) of each job waiting in `queue`; not those taken up by a worker."""
+    channel = connection.default_channel
+    match connection.transport.driver_type:
+        case "redis":  # a list per priority
+            keys = [channel._q_for_pri(queue, priority) for priority in channel.priority_steps]
+            payloads = [payload for key in keys for payload in channel.client.lrange(key, 0, -1)]
+        case "sql":  # the embedded transport (SQLAlchemy): a table, where taken jobs stay, invisible
+            payloads = [row.payload for row in channel._query_all(queue).filter_by(visible=True)]
+        case _:  # a broker whose queue cannot be read: every job is sent
+            payloads = []
+    messages = [channel.Message(loads(payload), channel=channel) for payload in payloads]
+    return {(message.headers["task"], tuple(message.decode()[0])) for message in messages}
+
+
+def enqueue_similarity_jobs(
+    students: Iterable[tuple[int, int]] = (), archives: Iterable[int] = ()
+) -> int | None:
+    """Sends the similarity updates of (assignment id, user id) students and the indexing of archives,
+    but those that wait in the similarity queue already; how many were sent, or None (and logged) if
+    the broker cannot be reached (a stale student or archive is found by the sweeper)."""
+    jobs = {(SIMILARITY, student) for student in students} | {(ARCHIVE, (archive,)) for archive in archives}
+
+    def send_missing(connection: Connection) -> int:
+        missing = jobs - waiting_jobs(connection, similarity_queue())
+        for task, args in sorted(missing):
+            celery().send_task(
+                task, args=list(args), retry=False, priority=SIMILARITY_PRIORITY, connection=connection
+            )
+        return len(missing)
+
+    return _with_broker(send_missing, f"{len(jobs)} similarity job(s)")
+
+
 def enqueue_similarity(assignment_id: int, user_id: int) -> bool:
-    """Sends the similarity update of one student (a stale document is found by the sweeper)."""
-    return (
-        _send(
-            SIMILARITY,
-            [assignment_id, user_id],
-            f"the similarity update of user {user_id}",
-            priority=SIMILARITY_PRIORITY,
-        )
-        is not None
-    )
+    """Sends the similarity update of one student unless it waits already; False if the broker is down."""
+    return enqueue_similarity_jobs(students=[(assignment_id, user_id)]) is not None
 
 
 def enqueue_archive(archive_id: int) -> bool:
-    """Sends the indexing of an uploaded archive (it stays queued for the sweeper otherwise)."""
-    return (
-        _send(ARCHIVE, [archive_id], f"similarity archive {archive_id}", priority=SIMILARITY_PRIORITY)
-        is not None
-    )
+    """Sends the indexing of an uploaded archive unless it waits already; False if the broker is down."""
+    return enqueue_similarity_jobs(archives=[archive_id]) is not None

@@ -55,7 +55,7 @@ def compare_test(
         if recorded is None or not recorded["graded"]:
             if record.status == "error":
                 return result(False, error_message(record))
-            return result(False, f"your code never produced the {describe_quantity(name)}")
+            return result(False, f"your code never produced {describe_quantity(name)}")
         value = record.arrays.get(name)
         problem = checks.check(name, recorded["type"], value, want, test.rtol, test.atol)
         if problem is not None:

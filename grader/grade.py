@@ -8,6 +8,7 @@ import os
 import shutil
 import signal
 import tempfile
+import textwrap
 import time
 from pathlib import Path
 
@@ -241,7 +242,8 @@ def problem_log(
     for result in results:
         lines.append(
             f"{'PASS' if result.passed else 'FAIL'} {result.name}: "
-            f"{result.points:g}/{result.max_points:g}" + ("" if result.passed else f"\n     {result.message}")
+            f"{result.points:g}/{result.max_points:g}"
+            + ("" if result.passed else "\n" + textwrap.indent(result.message, "     "))
         )
     tracebacks = {
         record.traceback for record in records.values() if record.status == "error" and record.traceback

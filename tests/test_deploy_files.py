@@ -90,3 +90,25 @@ def test_the_worker_container_can_give_each_handin_a_cgroup_as_a_non_root_user()
     assert worker["user"] == "root"
     assert "setpriv --reuid=grader" in script and "--bounding-set=-all" in script
     assert "useradd --system --gid grader" in DOCKERFILE
+
+
+def test_grading_workers_never_take_similarity_jobs_which_have_a_worker_of_their_own(monkeypatch):
+    """In compose and `make run` alike: the embedded transport has no priorities, and grading waited
+    there behind similarity jobs."""
+    from core import queue
+
+    monkeypatch.delenv("GRADING_QUEUE")
+    monkeypatch.setattr(queue, "get_settings", Settings)  # the default, as compose and `make run` have it
+    grading, similarity = Settings().grading_queue, queue.similarity_queue()
+    consumed = {
+        name: service["command"][service["command"].index("-Q") + 1]
+        for name, service in COMPOSE["services"].items()
+        if "-Q" in service.get("command", [])
+    }
+    sweeper = Settings.model_fields["sweeper_queue"].default
+    assert consumed == {"worker": grading, "similarity": similarity, "sweeper": sweeper}
+    makefile = (PROJECT / "Makefile").read_text()
+    assert f"GRADING_QUEUE ?= {grading}\n" in makefile and f"SWEEPER_QUEUE ?= {sweeper}\n" in makefile
+    serve = makefile[makefile.index("\nserve:") : makefile.index("\n\n", makefile.index("\nserve:"))]
+    similarity_in_make = similarity.replace(grading, "$(GRADING_QUEUE)", 1)
+    assert "-Q $(GRADING_QUEUE) " in serve and f"-Q {similarity_in_make} " in serve

@@ -16,7 +16,7 @@ from core.config import get_settings
 from core.db import session_factory
 from core.models import Assignment, SimilarityArchive, Status, utcnow
 from core.outage import with_database
-from core.queue import broker_epoch, enqueue, enqueue_archive, enqueue_similarity
+from core.queue import broker_epoch, enqueue, enqueue_similarity, enqueue_similarity_jobs
 from core.services import submissions
 from core.similarity import index as similarity
 from grader.config import GraderConfig
@@ -166,10 +166,9 @@ def sweep() -> int:
             else:
                 submissions.requeue(session, submission, sweep=lost)
         ids = [submission_id for submission_id in ids if submission_id not in given_up]
-        stale = [  # not while its grading jobs wait: their similarity jobs are queued behind them
+        stale = [
             (assignment.id, user_id)
             for assignment in session.scalars(select(Assignment))
-            if not submissions.grading_pending(session, assignment)
             for user_id in similarity.stale_students(
                 session, assignment, graded_before=now - timedelta(seconds=settings.requeue_after_s)
             )
@@ -184,9 +183,9 @@ def sweep() -> int:
     sent = sum(enqueue(submission_id) for submission_id in ids)
     if ids:
         log.info("sweeper re-sent %s of %s submission(s)", sent, len(ids))
-    resent = sum(enqueue_similarity(*key) for key in stale) + sum(map(enqueue_archive, archives))
-    if stale or archives:
-        log.info("sweeper re-sent %s of %s similarity job(s)", resent, len(stale) + len(archives))
+    if stale or archives:  # those whose job still waits in the queue are not sent again
+        resent = enqueue_similarity_jobs(stale, archives)
+        log.info("sweeper re-sent %s of %s similarity job(s)", resent or 0, len(stale) + len(archives))
     return sent
 
 

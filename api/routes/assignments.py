@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException, status
+import mimetypes
+from typing import Annotated
+
+from fastapi import APIRouter, File, HTTPException, Path, Response, UploadFile, status
+from fastapi.concurrency import run_in_threadpool
 
 from api.deps import AssignmentDep, CurrentUser, SessionDep, StaffUser
 from api.schemas import AssignmentOut, AssignmentUpdate, Instances
@@ -40,3 +44,51 @@ def update_assignment(
 def rotate_secret(assignment: AssignmentDep, user: StaffUser, session: SessionDep):
     """Draw new hidden test instances (course staff). Scores stay as they are until regraded."""
     return Instances(instances=assignments.rotate_secret(session, assignment))
+
+
+@router.get(
+    "/assignments/{slug}/handout.tar",
+    response_class=Response,
+    responses={200: {"content": {"application/x-tar": {}}, "description": "the handout"}},
+)
+def download_handout(assignment: AssignmentDep, user: CurrentUser, session: SessionDep):
+    """The handout: the one staff uploaded, or the course's built handout."""
+    return Response(
+        assignments.handout(session, assignment),
+        media_type="application/x-tar",
+        headers={"Content-Disposition": 'attachment; filename="handout.tar"'},
+    )
+
+
+@router.get(
+    "/assignments/{slug}/writeup", response_class=Response, responses={404: {"description": "none yet"}}
+)
+def download_writeup(assignment: AssignmentDep, user: CurrentUser, session: SessionDep):
+    """The writeup staff uploaded (shown in the browser when it can, e.g. a PDF)."""
+    found = assignments.writeup(session, assignment)
+    if found is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "this assignment has no writeup yet")
+    name, data = found
+    media_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
+    return Response(
+        data, media_type=media_type, headers={"Content-Disposition": f'inline; filename="{name}"'}
+    )
+
+
+@router.put("/assignments/{slug}/{kind}", response_model=AssignmentOut)
+async def upload_assignment_file(
+    kind: Annotated[str, Path(pattern="^(handout|writeup)$")],
+    assignment: AssignmentDep,
+    user: StaffUser,
+    session: SessionDep,
+    file: Annotated[UploadFile, File(description="handout.tar, or the writeup (e.g. a PDF)")],
+):
+    """Publish the handout (a tar) or the writeup students download from the assignment page."""
+    data = await file.read()
+    try:
+        await run_in_threadpool(
+            assignments.attach, session, assignment, kind, file.filename or kind, data, audit.actor_name(user)
+        )
+    except InvalidSettings as error:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(error)) from None
+    return assignment

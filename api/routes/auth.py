@@ -1,15 +1,19 @@
-"""Logging in and out (session cookie) and who am I."""
+"""Logging in and out (session cookie), who am I, and one's own API tokens and password."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException, Request, status
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Path, Request, status
 from pydantic import BaseModel
 
 from api.csrf import csrf_token
 from api.deps import CurrentUser, SessionDep, client_address
-from api.schemas import LoginOut, UserOut
+from api.schemas import LoginOut, PasswordChange, TokenIn, TokenIssued, TokenOut, UserOut
+from api.web import submit_command
 from core.config import get_settings
-from core.services import logins
+from core.errors import InvalidSettings, NotFound, WrongPassword
+from core.services import logins, users
 
 router = APIRouter(tags=["auth"])
 
@@ -53,3 +57,42 @@ def logout(request: Request):
 @router.get("/me", response_model=UserOut)
 def me(user: CurrentUser):
     return user
+
+
+@router.get("/me/tokens", response_model=list[TokenOut])
+def my_tokens(user: CurrentUser, session: SessionDep):
+    """Your API tokens that still work (their first characters only)."""
+    return users.tokens_of(session, user)
+
+
+@router.post("/me/tokens", response_model=TokenIssued, status_code=status.HTTP_201_CREATED)
+def issue_token(body: TokenIn, request: Request, user: CurrentUser, session: SessionDep):
+    """A new API token for submit.py: shown in this answer only, with the command that uses it."""
+    issued, token = users.new_token(session, user, body.name)
+    session.commit()
+    return TokenIssued.model_validate(
+        {
+            **TokenOut.model_validate(issued).model_dump(),
+            "token": token,
+            "submit_command": submit_command(request, token),
+        }
+    )
+
+
+@router.delete("/me/tokens/{token_id}", status_code=status.HTTP_204_NO_CONTENT)
+def revoke_token(token_id: Annotated[int, Path(ge=1, le=2**31 - 1)], user: CurrentUser, session: SessionDep):
+    try:
+        users.revoke_token(session, user, token_id)
+    except NotFound as error:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(error)) from None
+
+
+@router.put("/me/password", status_code=status.HTTP_204_NO_CONTENT)
+def change_password(body: PasswordChange, user: CurrentUser, session: SessionDep):
+    """Set a new password (at least 10 characters), giving the current one."""
+    try:
+        users.change_password(session, user, body.current_password, body.new_password)
+    except WrongPassword as error:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, str(error)) from None
+    except InvalidSettings as error:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(error)) from None

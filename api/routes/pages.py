@@ -3,9 +3,22 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, replace
 from typing import Annotated
 
-from fastapi import APIRouter, BackgroundTasks, File, Form, HTTPException, Query, Request, UploadFile, status
+from fastapi import (
+    APIRouter,
+    BackgroundTasks,
+    Depends,
+    File,
+    Form,
+    HTTPException,
+    Path,
+    Query,
+    Request,
+    UploadFile,
+    status,
+)
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse
 from pydantic import ValidationError
@@ -22,14 +35,13 @@ from api.deps import (
 )
 from api.schemas import NULLABLE_SETTINGS, AssignmentUpdate
 from api.uploads import accept_upload
-from api.web import CheckedForm, PageUser, StaffPageUser, render
+from api.web import CheckedForm, PageUser, StaffPageUser, render, submit_command
 from core.config import get_settings
-from core.errors import InvalidSettings
+from core.errors import InvalidSettings, NotFound, Refused
 from core.models import Assignment, Submission, User, utcnow
 from core.services import (
     assignments,
     audit,
-    course,
     extensions,
     logins,
     overrides,
@@ -38,18 +50,12 @@ from core.services import (
     submissions,
     users,
 )
-from core.timefmt import zones
 from grader.unpack import read_handin_files
 
 router = APIRouter(include_in_schema=False)
 PAGE_SIZE = 50
+PUBLIC_ROWS = 10_000  # the public scoreboard lists every graded student, up to this many
 COMMENT_CHARS = 8000
-SORTS = {
-    "username": lambda row: row.username,
-    "total": lambda row: (row.adjusted_total is None, -(row.adjusted_total or 0)),
-    "submissions": lambda row: -row.submissions,
-    "late": lambda row: (not row.late, row.username),
-}
 
 
 @router.get("/")
@@ -260,49 +266,85 @@ def submission_files(
     )
 
 
+@dataclass(frozen=True)
+class BoardQuery:
+    """What the staff scoreboard page shows: a search, a filter, an order and a page."""
+
+    q: str
+    show: scoreboard.Show
+    sort: scoreboard.Sort
+    order: str
+    page: int
+
+
+def board_query(
+    q: str = Query("", max_length=100),
+    show: scoreboard.Show = scoreboard.Show.all,
+    sort: scoreboard.Sort = scoreboard.Sort.username,
+    order: str = Query("asc", pattern="^(asc|desc)$"),
+    page: int = Query(1, ge=1, le=10**6),
+) -> BoardQuery:
+    return BoardQuery(q, show, sort, order, page)
+
+
+BoardQueryDep = Annotated[BoardQuery, Depends(board_query)]
+
+
+def scoreboard_view(session: Session, assignment: Assignment, query: BoardQuery) -> dict:
+    """One page of the staff scoreboard; a page past the last shows the last."""
+    view = scoreboard.View(query.q, query.show, query.sort, query.order == "desc", 0, PAGE_SIZE)
+    page = query.page
+    board = scoreboard.page(session, assignment, replace(view, offset=(page - 1) * PAGE_SIZE))
+    pages = max(1, math.ceil(board.total / PAGE_SIZE))
+    if page > pages:
+        page = pages
+        board = scoreboard.page(session, assignment, replace(view, offset=(page - 1) * PAGE_SIZE))
+    return {"assignment": assignment, "board": board, "query": replace(query, page=page), "pages": pages}
+
+
 @router.get("/assignments/{slug}/scoreboard")
 def scoreboard_page(
-    slug: str,
-    request: Request,
-    user: StaffPageUser,
-    session: SessionDep,
-    q: str = "",
-    sort: str = Query("username", pattern="^(username|total|submissions|late)$"),
-    page: int = Query(1, ge=1),
+    slug: str, request: Request, user: StaffPageUser, session: SessionDep, query: BoardQueryDep
 ):
     assignment = assignment_by_slug(slug, session)
-    board = scoreboard.build(session, assignment)
-    rows = [row for row in board.rows if q.lower() in (row.username + " " + row.display_name).lower()]
-    rows.sort(key=SORTS[sort])
-    pages = max(1, math.ceil(len(rows) / PAGE_SIZE))
-    shown = rows[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
+    context = scoreboard_view(session, assignment, query)
+    stats = scoreboard.stats(session, assignment)
+    return render(request, "scoreboard.html", context | {"user": user, "stats": stats, "chart": chart(stats)})
+
+
+@router.get("/assignments/{slug}/scoreboard/table")
+def scoreboard_table(
+    slug: str, request: Request, user: StaffPageUser, session: SessionDep, query: BoardQueryDep
+):
+    """The table alone, for the page to swap in when a regrade ends."""
+    assignment = assignment_by_slug(slug, session)
     return render(
-        request,
-        "scoreboard.html",
-        {
-            "user": user,
-            "assignment": assignment,
-            "board": board,
-            "rows": shown,
-            "count": len(rows),
-            "q": q,
-            "sort": sort,
-            "page": page,
-            "pages": pages,
-            "histogram": histogram(board),
-            "graded": sum(row.total is not None for row in board.rows),
-        },
+        request, "_scoreboard_table.html", scoreboard_view(session, assignment, query) | {"user": user}
     )
 
 
-def histogram(board) -> dict:
-    """Bars of the counted totals, one per point (an inline SVG draws them)."""
-    top = int(board.max_score)
-    counts = [0] * (top + 1)
-    for row in board.rows:
-        if row.adjusted_total is not None:
-            counts[min(top, max(0, int(row.adjusted_total)))] += 1
-    return {"counts": counts, "peak": max(counts) or 1}
+def chart(stats: scoreboard.Stats) -> dict:
+    """The histogram's geometry: one bar per point, labelled with its count, with mean and median."""
+    width, left, bottom, height = 520.0, 34.0, 150.0, 110.0
+    bars = len(stats.histogram)
+    step = width / bars
+    peak = max(stats.histogram) or 1
+
+    def x(score: float) -> float:
+        return left + min(score, bars - 1) * step + step / 2
+
+    return {
+        "step": step,
+        "left": left,
+        "bottom": bottom,
+        "peak": peak,
+        "bars": [
+            {"x": left + i * step, "h": height * count / peak, "count": count, "points": i}
+            for i, count in enumerate(stats.histogram)
+        ],
+        "mean_x": x(stats.mean) if stats.mean is not None else None,
+        "median_x": x(stats.median) if stats.median is not None else None,
+    }
 
 
 @router.get("/assignments/{slug}/students/{username}")
@@ -374,6 +416,35 @@ def rotate_secret(slug: str, request: Request, user: StaffPageUser, session: Ses
     return settings_view(request, user, assignment, rotated=True)
 
 
+@router.post("/assignments/{slug}/files")
+async def files_form(
+    slug: str,
+    request: Request,
+    user: StaffPageUser,
+    session: SessionDep,
+    handout: Annotated[UploadFile | None, File()] = None,
+    writeup: Annotated[UploadFile | None, File()] = None,
+    csrf_token: Annotated[str, Form()] = "",
+):
+    """Publishes the handout and/or the writeup chosen on the settings page."""
+    check_csrf(request, csrf_token)
+    assignment = await run_in_threadpool(assignment_by_slug, slug, session)
+    chosen = {
+        kind: upload
+        for kind, upload in (("handout", handout), ("writeup", writeup))
+        if upload and upload.filename
+    }
+    try:
+        for kind, upload in chosen.items():
+            data = await upload.read()
+            await run_in_threadpool(
+                assignments.attach, session, assignment, kind, upload.filename, data, audit.actor_name(user)
+            )
+    except InvalidSettings as error:
+        return await run_in_threadpool(settings_view, request, user, assignment, 400, error=str(error))
+    return await run_in_threadpool(settings_view, request, user, assignment, published=sorted(chosen))
+
+
 @router.post("/assignments/{slug}/settings")
 def save_settings(slug: str, request: Request, user: StaffPageUser, session: SessionDep, form: CheckedForm):
     assignment = assignment_by_slug(slug, session)
@@ -403,45 +474,61 @@ def public_scoreboard(slug: str, request: Request, user: PageUser, session: Sess
         raise HTTPException(status.HTTP_404_NOT_FOUND, "this course has no public scoreboard")
     if not assignment.scores_visible_to(user):
         return render(request, "public.html", {"user": user, "assignment": assignment, "held": True})
-    board = scoreboard.build(session, assignment)
-    nicknames = {student.username: student.nickname for student in users.students(session)}
-    rows = sorted(
-        ((nicknames[row.username], row) for row in board.rows if row.adjusted_total is not None),
-        key=lambda item: (-(item[1].adjusted_total or 0), item[0]),
+    view = scoreboard.View(
+        show=scoreboard.Show.graded, sort=scoreboard.Sort.total, descending=True, limit=PUBLIC_ROWS
     )
-    mine = nicknames.get(user.username)
+    board = scoreboard.page(session, assignment, view)
+    rows = sorted(
+        board.rows, key=lambda row: (-(row.adjusted_total or 0), row.nickname)
+    )  # ties: no username order
     return render(
         request,
         "public.html",
-        {"user": user, "assignment": assignment, "board": board, "rows": rows, "mine": mine},
+        {"user": user, "assignment": assignment, "board": board, "rows": rows, "mine": user.nickname},
     )
 
 
-@router.get("/course")
-def course_page(request: Request, user: StaffPageUser, session: SessionDep):
-    return course_view(request, session, user)
+def account_view(request: Request, session: Session, user: User, status_code: int = 200, **shown):
+    context = {"user": user, "tokens": users.tokens_of(session, user), "typed": {}}
+    return render(request, "account.html", context | shown, status_code=status_code)
 
 
-def course_view(request: Request, session: Session, user: User, status_code: int = 200, **shown):
-    context = {
-        "user": user,
-        "course": course.get(session),
-        "zones": sorted(zones()),
-        "events": audit.for_course(session),
-        "typed": {},
-    }
-    return render(request, "course.html", context | shown, status_code=status_code)
+@router.get("/account")
+def account_page(request: Request, user: PageUser, session: SessionDep):
+    return account_view(request, session, user)
 
 
-@router.post("/course")
-def save_course(request: Request, user: StaffPageUser, session: SessionDep, form: CheckedForm):
-    grace = str(form.get("grace_days", "")).strip()
+@router.post("/account/tokens")
+def account_issue_token(request: Request, user: PageUser, session: SessionDep, form: CheckedForm):
+    """A new API token, shown once on the page with the submit.py command for this server."""
+    name = str(form.get("name", ""))[:100]
+    _, token = users.new_token(session, user, name)
+    session.commit()
+    return account_view(request, session, user, issued=token, command=submit_command(request, token))
+
+
+@router.post("/account/tokens/{token_id}/revoke")
+def account_revoke_token(
+    token_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
+    request: Request,
+    user: PageUser,
+    session: SessionDep,
+    form: CheckedForm,
+):
     try:
-        if not grace.isdigit() or int(grace) > 365:
-            raise InvalidSettings(f"grace days are a whole number from 0 to 365, not {grace!r}")
-        values = {"time_zone": str(form.get("time_zone", "")).strip(), "grace_days": int(grace)}
-        course.update(session, values, audit.actor_name(user))
-    except InvalidSettings as error:
-        session.rollback()
-        return course_view(request, session, user, 400, error=str(error), typed=form)
-    return course_view(request, session, user, saved=True)
+        users.revoke_token(session, user, token_id)
+    except NotFound as error:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(error)) from None
+    return RedirectResponse("/account#tokens", status.HTTP_303_SEE_OTHER)
+
+
+@router.post("/account/password")
+def account_password(request: Request, user: PageUser, session: SessionDep, form: CheckedForm):
+    new = str(form.get("new_password", ""))
+    try:
+        if new != str(form.get("repeat_password", "")):
+            raise InvalidSettings("the new password and its repetition differ")
+        users.change_password(session, user, str(form.get("current_password", "")), new)
+    except Refused as error:
+        return account_view(request, session, user, 400, password_error=str(error))
+    return account_view(request, session, user, password_changed=True)

@@ -1,17 +1,20 @@
 """Similarity check for course staff, the JSON API (`router`) and the pages (`pages`): the most similar
-pairs of handins, and archives of earlier semesters to compare against. Students never see any of it.
-The engine and the index are in core/similarity/."""
+pairs of handins, the clusters of students who share code, archives of earlier semesters to compare
+against, and code staff mark as given. Students never see any of it. The engine, the index and the
+clusters are in core/similarity/."""
 
 from __future__ import annotations
 
 import csv
 import io
 import math
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, File, Form, HTTPException, Path, Query, Request, UploadFile, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse, Response
+from pydantic import BaseModel
 
 from api.csrf import check_csrf
 from api.deps import AssignmentDep, SessionDep, StaffUser, assignment_by_slug
@@ -25,12 +28,20 @@ from api.schemas import (
 )
 from api.uploads import read_upload
 from api.web import StaffPageUser, render
-from core.models import Assignment, SimilarityArchive, SimilarityDocument, SimilarityPair
+from core.models import (
+    Assignment,
+    SimilarityArchive,
+    SimilarityDocument,
+    SimilarityGiven,
+    SimilarityPair,
+    User,
+)
 from core.queue import enqueue_archive
 from core.services.grades import spreadsheet_safe
 from core.similarity import index as similarity
+from core.similarity.clusters import MIN_STUDENTS, Cluster, clusters
 from core.similarity.corpus import check_corpus
-from core.similarity.engine import Region
+from core.similarity.engine import Region, code_hashes
 from grader.unpack import HandinError
 
 router = APIRouter(tags=["similarity (course staff)"])
@@ -39,18 +50,51 @@ Label = Annotated[
     str,
     Form(min_length=1, max_length=similarity.ARCHIVE_LABEL_CHARS, pattern=similarity.ARCHIVE_LABEL_PATTERN),
 ]
+GivenLabel = Annotated[
+    str, Form(max_length=similarity.GIVEN_LABEL_CHARS, description="default: the file's name")
+]
+GivenCode = Annotated[str, Form(max_length=similarity.MAX_GIVEN_CHARS, description="pasted code (or a file)")]
+GivenFile = Annotated[UploadFile | None, File(description="a source file (or pasted code)")]
+
+
+class SimilarityMemberOut(BaseModel):
+    label: str
+    username: str | None
+    display_name: str = ""
+    submission_id: int | None
+    version: int | None
+    fingerprints: int  # of the shared code's fingerprints, how many this student's handin holds
+
+
+class SimilarityClusterOut(BaseModel):
+    students: int
+    fingerprints: int  # distinct fingerprints of the shared code
+    lines: int  # lines of the shared code in the first member's handin
+    members: list[SimilarityMemberOut]  # the most of the shared code first
+    regions: list[SimilarityRegionOut]  # where the shared code is in the first member's handin
+
+
+class SimilarityGivenOut(BaseModel):
+    id: int
+    label: str
+    lines: int
+    by: str
+    created_at: datetime
+
+
+def identity(document: SimilarityDocument) -> dict:
+    """Whose a document is: a student's counted submission, or an archived handin."""
+    return {
+        "label": document.label,
+        "username": document.user.username if document.user else None,
+        "display_name": document.user.display_name if document.user else "",
+        "submission_id": document.submission_id,
+        "version": document.submission.version if document.submission else None,
+    }
 
 
 def side(document: SimilarityDocument, fraction: float, lines: int) -> SimilaritySide:
-    return SimilaritySide(
-        label=document.label,
-        username=document.user.username if document.user else None,
-        display_name=document.user.display_name if document.user else "",
-        submission_id=document.submission_id,
-        version=document.submission.version if document.submission else None,
-        fraction=fraction,
-        lines=lines,
-    )
+    return SimilaritySide(**identity(document), fraction=fraction, lines=lines)
 
 
 def pair_out(pair: SimilarityPair) -> SimilarityPairOut:
@@ -61,6 +105,28 @@ def pair_out(pair: SimilarityPair) -> SimilarityPairOut:
         a=side(pair.document_a, pair.fraction_a, pair.lines_a),
         b=side(pair.document_b, pair.fraction_b, pair.lines_b),
         updated_at=pair.updated_at,
+    )
+
+
+def cluster_out(cluster: Cluster) -> SimilarityClusterOut:
+    return SimilarityClusterOut(
+        students=len(cluster.members),
+        fingerprints=cluster.fingerprints,
+        lines=cluster.lines,
+        members=[
+            SimilarityMemberOut(**identity(m.document), fingerprints=m.fingerprints) for m in cluster.members
+        ],
+        regions=[SimilarityRegionOut(**vars(r)) for r in cluster.regions],
+    )
+
+
+def given_out(given: SimilarityGiven) -> SimilarityGivenOut:
+    return SimilarityGivenOut(
+        id=given.id,
+        label=given.label,
+        lines=len(given.source.splitlines()),
+        by=given.by,
+        created_at=given.created_at,
     )
 
 
@@ -123,6 +189,75 @@ def similar_pair(pair_id: ObjectId, user: StaffUser, session: SessionDep):
         regions_a=[SimilarityRegionOut(**vars(r)) for r in detail.comparison.regions_a],
         regions_b=[SimilarityRegionOut(**vars(r)) for r in detail.comparison.regions_b],
     )
+
+
+@router.get("/assignments/{slug}/similarity/clusters", response_model=list[SimilarityClusterOut])
+def similar_clusters(assignment: AssignmentDep, user: StaffUser, session: SessionDep):
+    """Groups of students whose handins hold the same code, the most shared code first: flagged for
+    staff to read (and to mark as given if it was), never discounted."""
+    return [cluster_out(c) for c in clusters(session, assignment)]
+
+
+async def given_source(code: str, file: UploadFile | None) -> tuple[str, str]:
+    """(default label, source) of code to mark as given: a file's or the pasted code."""
+    if file is None or not file.filename:  # a form's empty file input sends a nameless part
+        return "pasted code", code
+    if code:
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, "give a file or pasted code, not both")
+    data = await read_upload(file)
+    if len(data) > similarity.MAX_GIVEN_CHARS:
+        raise HTTPException(
+            status.HTTP_413_CONTENT_TOO_LARGE, f"given code is at most {similarity.MAX_GIVEN_CHARS} bytes"
+        )
+    return file.filename, data.decode("utf-8", "replace")
+
+
+async def store_given(
+    session, assignment: Assignment, user: User, label: str, code: str, file: UploadFile | None
+) -> SimilarityGiven:
+    """Marks code as given; the pairs of the handins that hold it are worked out again before the answer.
+    An HTTPException says why the code cannot be used."""
+    default_label, source = await given_source(code, file)
+    if not await run_in_threadpool(code_hashes, source):
+        raise HTTPException(
+            status.HTTP_400_BAD_REQUEST, "no code to mark as given: a statement or two at least (12 tokens)"
+        )
+    return await run_in_threadpool(
+        similarity.add_given, session, assignment, label.strip() or default_label, source, user.username
+    )
+
+
+@router.get("/assignments/{slug}/similarity/given", response_model=list[SimilarityGivenOut])
+def list_given(assignment: AssignmentDep, user: StaffUser, session: SessionDep):
+    return [given_out(g) for g in similarity.given_code(session, assignment)]
+
+
+@router.post(
+    "/assignments/{slug}/similarity/given",
+    response_model=SimilarityGivenOut,
+    status_code=status.HTTP_201_CREATED,
+    responses={400: {"description": "no code"}, 413: {"description": "too large"}},
+)
+async def add_given(
+    assignment: AssignmentDep,
+    user: StaffUser,
+    session: SessionDep,
+    label: GivenLabel = "",
+    code: GivenCode = "",
+    file: GivenFile = None,
+):
+    """Marks code as given (a lecture's, a recitation's): set aside like the handout's starter code,
+    in every pair and cluster."""
+    return given_out(await store_given(session, assignment, user, label, code, file))
+
+
+@router.delete("/similarity/given/{given_id}", status_code=status.HTTP_204_NO_CONTENT)
+def remove_given(given_id: ObjectId, user: StaffUser, session: SessionDep):
+    """Counts that code again."""
+    given = session.get(SimilarityGiven, given_id)
+    if given is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such given code")
+    similarity.remove_given(session, given)
 
 
 async def store_archive(session, assignment, label: str, file: UploadFile) -> SimilarityArchive:
@@ -191,10 +326,13 @@ def similarity_page(
         {
             "user": user,
             "assignment": assignment,
+            "clusters": [cluster_view(session, c) for c in clusters(session, assignment)],
+            "min_students": MIN_STUDENTS,
             "pairs": [pair_out(row) for row in rows],
             "total": total,
             "documents": similarity.document_count(session, assignment),
             "archives": similarity.archives(session, assignment),
+            "given": [given_out(g) for g in similarity.given_code(session, assignment)],
             "q": q,
             "page": page,
             "pages": max(1, math.ceil(total / PAGE_SIZE)),
@@ -216,6 +354,35 @@ async def archive_form(
     assignment = await run_in_threadpool(assignment_by_slug, slug, session)
     await store_archive(session, assignment, label, file)
     return RedirectResponse(f"/assignments/{slug}/similarity", status.HTTP_303_SEE_OTHER)
+
+
+@pages.post("/assignments/{slug}/similarity/given")
+async def given_form(
+    slug: str,
+    request: Request,
+    user: StaffPageUser,
+    session: SessionDep,
+    label: GivenLabel = "",
+    code: GivenCode = "",
+    file: GivenFile = None,
+    remove: Annotated[int | None, Form(ge=1, le=2**31 - 1)] = None,
+    csrf_token: Annotated[str, Form()] = "",
+):
+    """Marks code as given or, with "remove" (its id), counts that code again."""
+    check_csrf(request, csrf_token)
+    assignment = await run_in_threadpool(assignment_by_slug, slug, session)
+    if remove is None:
+        await store_given(session, assignment, user, label, code, file)
+    else:
+        await run_in_threadpool(remove_given_of, session, assignment, remove)
+    return RedirectResponse(f"/assignments/{slug}/similarity#given", status.HTTP_303_SEE_OTHER)
+
+
+def remove_given_of(session, assignment: Assignment, given_id: int) -> None:
+    given = session.get(SimilarityGiven, given_id)
+    if given is None or given.assignment_id != assignment.id:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such given code")
+    similarity.remove_given(session, given)
 
 
 def marked_lines(source: str, regions: list[Region], file: str) -> list[tuple[int | None, str, bool]]:
@@ -243,6 +410,22 @@ def marked_lines(source: str, regions: list[Region], file: str) -> list[tuple[in
     return shown
 
 
+def listings(files: dict[str, str], regions: list[Region]) -> list[dict]:
+    """Each file with a region: its path and its marked lines."""
+    return [
+        {"path": path, "lines": marked_lines(files.get(path, ""), regions, path)}
+        for path in sorted({r.file for r in regions})
+    ]
+
+
+def cluster_view(session, cluster: Cluster) -> dict:
+    """A cluster as the page shows it: who, how many, and the shared code in the first member's handin."""
+    return {
+        **cluster_out(cluster).model_dump(),
+        "files": listings(similarity.sources(session, cluster.members[0].document), cluster.regions),
+    }
+
+
 @pages.get("/similarity/pairs/{pair_id}")
 def pair_page(pair_id: ObjectId, request: Request, user: StaffPageUser, session: SessionDep):
     """Both handins side by side, each file with a match, the matching regions highlighted."""
@@ -255,10 +438,7 @@ def pair_page(pair_id: ObjectId, request: Request, user: StaffPageUser, session:
             "who": who,
             "fraction": fraction,
             "lines": lines,
-            "files": [
-                {"path": path, "lines": marked_lines(files.get(path, ""), regions, path)}
-                for path in sorted({r.file for r in regions})
-            ],
+            "files": listings(files, regions),
             "regions": regions,
         }
         for who, files, regions, fraction, lines in (

@@ -185,18 +185,21 @@ function setupRegrade() {
     if (!confirm("Regrade the counted submission of every student?")) return;
     const { ok, body } = await api(all.dataset.url, { method: "POST" });
     if (!ok) { status.textContent = `Refused: ${body.detail}`; return; }
-    const total = body.queued;
     bar.hidden = false;
-    for (;;) {
-      const counts = (await api(all.dataset.progress)).body;
-      const waiting = (counts.queued || 0) + (counts.running || 0);
-      const done = Math.max(0, total - waiting);
-      bar.value = total ? (100 * done) / total : 100;
-      status.textContent = `${done} of ${total} regraded`;
-      if (waiting === 0) break;
+    let progress = { total: body.queued, done: 0, failed: 0, finished: body.queued === 0 };
+    while (!progress.finished) {
       await new Promise((resolve) => setTimeout(resolve, 1000));
+      const answer = await api(body.progress_url);
+      if (!answer.ok) continue;
+      progress = answer.body;
+      bar.value = progress.total ? (100 * (progress.done + progress.failed)) / progress.total : 100;
+      status.textContent = `${progress.done} of ${progress.total} regraded`;
     }
-    status.textContent = `All ${total} regraded. Reload to see the new scores.`;
+    bar.value = 100;
+    const table = document.getElementById("scoreboard-table");
+    const fresh = await fetch(table.dataset.url + window.location.search, { credentials: "same-origin" });
+    if (fresh.ok) table.innerHTML = await fresh.text();
+    status.textContent = `All ${progress.total} regraded${progress.failed ? ` (${progress.failed} failed on our side: see their pages)` : ""}; the table shows the new scores.`;
   });
 }
 

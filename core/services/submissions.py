@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, exists, false, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
-from core.models import Assignment, Blob, Status, Submission, TestScore, User, utcnow
+from core.models import Assignment, Blob, Regrade, Status, Submission, TestScore, User, utcnow
 from core.services import standings
+
+CHUNK = 1000  # ids per IN (...) statement
 
 
 def check_allowed(session: Session, assignment: Assignment, user: User, now: datetime) -> None:
@@ -308,12 +311,59 @@ def requeue(session: Session, submission: Submission, sweep: bool = False) -> No
     session.commit()
 
 
-def regrade(session: Session, ids: list[int]) -> list[int]:
-    """Puts each submission back in the queue for a regrade; the caller sends their jobs
-    (core.queue.enqueue) once this has committed. Returns the ids."""
-    for submission_id in ids:
-        requeue(session, session.get(Submission, submission_id))
-    return ids
+def regrade(session: Session, ids: list[int], actor: str, assignment_id: int | None = None) -> Regrade:
+    """Puts the submissions back in the queue as one regrade, in one transaction; their old scores stay
+    until replaced. The caller sends their jobs (core.queue.enqueue) once this has committed."""
+    batch = Regrade(assignment_id=assignment_id, by=actor, submissions=len(ids))
+    session.add(batch)
+    session.flush()
+    for start in range(0, len(ids), CHUNK):
+        session.execute(
+            update(Submission)
+            .where(Submission.id.in_(ids[start : start + CHUNK]))
+            .values(
+                status=Status.queued,
+                started_at=None,
+                lease_expires_at=None,
+                enqueued_at=None,
+                sent_epoch=None,
+                sweeps=0,
+                regrade_id=batch.id,
+            )
+        )
+    session.commit()
+    return batch
+
+
+@dataclass(frozen=True)
+class RegradeProgress:
+    total: int
+    pending: int  # queued or being graded
+    failed: int  # ended in error
+
+    @property
+    def done(self) -> int:
+        return self.total - self.pending - self.failed
+
+    @property
+    def finished(self) -> bool:
+        return self.pending == 0
+
+
+def regrade_progress(session: Session, batch: Regrade) -> RegradeProgress:
+    """How far a regrade is: its own jobs only (uploads graded meanwhile are not counted)."""
+    counts = dict(
+        session.execute(
+            select(Submission.status, func.count())
+            .where(Submission.regrade_id == batch.id)
+            .group_by(Submission.status)
+        ).all()
+    )
+    return RegradeProgress(
+        total=batch.submissions,
+        pending=counts.get(Status.queued, 0) + counts.get(Status.running, 0),
+        failed=counts.get(Status.error, 0),
+    )
 
 
 def counted_ids(session: Session, assignment: Assignment) -> list[int]:

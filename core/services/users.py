@@ -8,9 +8,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core import security
+from core.errors import InvalidSettings, NotFound, WrongPassword
 from core.models import ApiToken, Role, User, utcnow
 
 TOKEN_USE_GRANULARITY = timedelta(minutes=1)  # how precisely a token's last use is kept
+MIN_PASSWORD_CHARS = 10
+MAX_PASSWORD_CHARS = 200
 
 
 def get_by_username(session: Session, username: str) -> User | None:
@@ -56,17 +59,21 @@ def authenticate(session: Session, username: str, password: str) -> User | None:
 
 def issue_token(session: Session, user: User, name: str = "") -> str:
     """Creates a token and returns it in clear: the only time it is ever shown."""
+    return new_token(session, user, name)[1]
+
+
+def new_token(session: Session, user: User, name: str = "") -> tuple[ApiToken, str]:
+    """Creates a token: its row, and the token in clear (the only time it is ever shown)."""
     token = security.new_token()
-    session.add(
-        ApiToken(
-            user_id=user.id,
-            name=name,
-            token_hash=security.hash_token(token),
-            prefix=token[: len(security.TOKEN_PREFIX) + 4],
-        )
+    row = ApiToken(
+        user_id=user.id,
+        name=name,
+        token_hash=security.hash_token(token),
+        prefix=token[: len(security.TOKEN_PREFIX) + 4],
     )
+    session.add(row)
     session.flush()
-    return token
+    return row, token
 
 
 def user_for_token(session: Session, token: str) -> User | None:
@@ -92,6 +99,47 @@ def revoke_tokens(session: Session, user: User, prefix: str | None = None) -> in
             token.revoked_at = utcnow()
             count += 1
     return count
+
+
+def tokens_of(session: Session, user: User) -> list[ApiToken]:
+    """The user's tokens that still work, newest first."""
+    return list(
+        session.scalars(
+            select(ApiToken)
+            .where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+            .order_by(ApiToken.id.desc())
+        )
+    )
+
+
+def revoke_token(session: Session, user: User, token_id: int) -> None:
+    """Revokes one of the user's own tokens; NotFound if they have no such token."""
+    token = session.scalar(
+        select(ApiToken).where(
+            ApiToken.id == token_id, ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None)
+        )
+    )
+    if token is None:
+        raise NotFound("no such token")
+    token.revoked_at = utcnow()
+    session.commit()
+
+
+def check_password(password: str) -> None:
+    """InvalidSettings unless `password` is long enough to be a password."""
+    if len(password) < MIN_PASSWORD_CHARS:
+        raise InvalidSettings(f"a password has at least {MIN_PASSWORD_CHARS} characters")
+    if len(password) > MAX_PASSWORD_CHARS:
+        raise InvalidSettings(f"a password has at most {MAX_PASSWORD_CHARS} characters")
+
+
+def change_password(session: Session, user: User, current: str, new: str) -> None:
+    """Sets a new password once the current one is given; WrongPassword or InvalidSettings if not."""
+    if not security.verify_password(current, user.password_hash):
+        raise WrongPassword("the current password is wrong")
+    check_password(new)
+    user.password_hash = security.hash_password(new)
+    session.commit()
 
 
 def students(session: Session) -> list[User]:

@@ -1,5 +1,6 @@
 """Similarity of handins, MOSS-style: normalised Python tokens, k-gram fingerprints chosen by
-winnowing (Schleimer, Wilkerson and Aiken, SIGMOD 2003), starter code excluded.
+winnowing (Schleimer, Wilkerson and Aiken, SIGMOD 2003), starter code (and code staff mark as given)
+excluded.
 
 Only reads source text (the stdlib tokenizer): nothing of a handin is imported or run.
 Fingerprints are stable across processes (blake2b, not Python's salted `hash`), so they can be
@@ -13,8 +14,9 @@ import io
 import keyword
 import tokenize
 from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 K = 12  # tokens per k-gram: shorter matches are noise (a line such as `x = y.z(w)` is ~8)
@@ -73,8 +75,8 @@ class Document:
         fingerprints = tuple(fingerprints)
         return cls(fingerprints, len({f.hash for f in fingerprints}))
 
-    def without(self, hashes: set[int]) -> Document:
-        """The document less these hashes (code everyone writes), its count reduced to match."""
+    def without(self, hashes: AbstractSet[int]) -> Document:
+        """The document less these hashes (code staff marked as given), its count reduced to match."""
         held = {f.hash for f in self.fingerprints} & hashes
         if not held:
             return self
@@ -202,9 +204,15 @@ def source_files(files: Mapping[str, bytes]) -> Iterator[tuple[str, str]]:
             yield path, files[path].decode("utf-8", errors="replace")
 
 
+@lru_cache(maxsize=64)
+def code_hashes(source: str) -> frozenset[int]:
+    """Every k-gram hash of one source (not only the winnowed ones): what starter or given code excludes."""
+    return frozenset(h for h, _, _ in kgrams(tokens(source)))
+
+
 def all_hashes(files: Mapping[str, bytes]) -> set[int]:
-    """Every k-gram hash of the files (not only the winnowed ones): what starter code excludes."""
-    return {h for _, source in source_files(files) for h, _, _ in kgrams(tokens(source))}
+    """Every k-gram hash of the files' Python sources."""
+    return {h for _, source in source_files(files) for h in code_hashes(source)}
 
 
 def fingerprint(files: Mapping[str, bytes], starter: frozenset[int] = frozenset()) -> Document:
@@ -227,7 +235,7 @@ def fingerprint(files: Mapping[str, bytes], starter: frozenset[int] = frozenset(
     return Document.of(chosen)
 
 
-def _regions(fingerprints: Iterable[Fingerprint]) -> list[Region]:
+def merged_regions(fingerprints: Iterable[Fingerprint]) -> list[Region]:
     """Merges the line spans of fingerprints into disjoint regions per file."""
     spans = sorted((f.file, f.first_line, f.last_line) for f in fingerprints)
     regions: list[Region] = []
@@ -249,8 +257,8 @@ def compare(a: Document, b: Document) -> Comparison:
         shared=len(common),
         fraction_a=len(common) / max(a.count, len(common)),
         fraction_b=len(common) / max(b.count, len(common)),
-        regions_a=_regions(f for f in a.fingerprints if f.hash in common),
-        regions_b=_regions(f for f in b.fingerprints if f.hash in common),
+        regions_a=merged_regions(f for f in a.fingerprints if f.hash in common),
+        regions_b=merged_regions(f for f in b.fingerprints if f.hash in common),
     )
 
 

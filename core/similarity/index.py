@@ -1,7 +1,12 @@
 """The similarity index of an assignment: a document per student (their counted submission) and
 per archived handin of earlier semesters, its fingerprints, and the pairs of documents that share
 code. Updated one document at a time: a new document is compared with the stored ones through the
-fingerprint index, never all pairs from scratch."""
+fingerprint index, never all pairs from scratch.
+
+A pair's figures depend on its two documents and on the code set aside (the handout's starter code,
+and what staff mark as given) only: never on who else handed in the same code, nor on the order of
+the uploads, so the list and the side-by-side view agree. Code many students share is shown as a
+cluster (clusters.py), not discounted."""
 
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ import logging
 import re
 from collections import defaultdict
 from collections.abc import Callable, Iterator
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -23,25 +29,34 @@ from core.models import (
     SimilarityArchive,
     SimilarityDocument,
     SimilarityFingerprint,
+    SimilarityGiven,
     SimilarityPair,
     Submission,
     User,
+    storable,
     utcnow,
 )
 from core.services.submissions import counted, store_blob
 from core.similarity.corpus import Skipped, read_corpus
-from core.similarity.engine import Comparison, Document, Fingerprint, compare, fingerprint, starter_hashes
+from core.similarity.engine import (
+    MAX_SOURCE_BYTES,
+    Comparison,
+    Document,
+    Fingerprint,
+    code_hashes,
+    compare,
+    fingerprint,
+    starter_hashes,
+)
 from grader.paths import HANDOUT_DIR
 from grader.unpack import HandinError, read_handin_files
 
 log = logging.getLogger(__name__)
 MIN_SHARED = 3  # fewer shared fingerprints than this is a coincidence, not a pair to show
 MIN_SCORE = 0.05  # nor is a pair sharing less than 5% of either side's code
-# A fingerprint held by more documents than COMMON_MIN and than COMMON_FRACTION of the students'
-# is an idiom everyone writes, not evidence of copying: it is left out of comparisons (MOSS's -m).
-COMMON_MIN = 10
-COMMON_FRACTION = 0.1
 LABEL_CHARS = 300
+GIVEN_LABEL_CHARS = 200
+MAX_GIVEN_CHARS = MAX_SOURCE_BYTES  # as much as one source file of a handin
 CHUNK = 500  # hashes per IN (...) query
 
 
@@ -64,29 +79,52 @@ def _chunks(values: list, size: int = CHUNK) -> Iterator[list]:
         yield values[start : start + size]
 
 
-def common_cutoff(session: Session, assignment_id: int) -> float:
-    """How many documents may hold a fingerprint before it counts as common (archives, however
-    large, do not raise it: it follows the class)."""
-    students = session.scalar(
-        select(func.count())
-        .select_from(SimilarityDocument)
-        .where(SimilarityDocument.assignment_id == assignment_id, SimilarityDocument.archive_id.is_(None))
+def given_hashes(session: Session, assignment_id: int) -> frozenset[int]:
+    """Every k-gram hash of the code staff marked as given for the assignment."""
+    sources = session.scalars(
+        select(SimilarityGiven.source).where(SimilarityGiven.assignment_id == assignment_id)
     )
-    return max(COMMON_MIN, COMMON_FRACTION * students)
+    return frozenset().union(*map(code_hashes, sources))
+
+
+def document_counts(session: Session, document_ids: list[int], given: AbstractSet[int]) -> dict[int, int]:
+    """Each document's count of distinct fingerprints, less the given hashes it holds (counted in
+    SQL: the given code may be held by most documents)."""
+    counts: dict[int, int] = {}
+    for chunk in _chunks(document_ids):
+        counts.update(
+            session.execute(
+                select(SimilarityDocument.id, SimilarityDocument.fingerprint_count).where(
+                    SimilarityDocument.id.in_(chunk)
+                )
+            ).all()
+        )
+        for given_chunk in _chunks(sorted(given)):
+            for document_id, held in session.execute(
+                select(
+                    SimilarityFingerprint.document_id, func.count(func.distinct(SimilarityFingerprint.hash))
+                )
+                .where(
+                    SimilarityFingerprint.document_id.in_(chunk), SimilarityFingerprint.hash.in_(given_chunk)
+                )
+                .group_by(SimilarityFingerprint.document_id)
+            ):
+                counts[document_id] -= held
+    return counts
 
 
 def _shared_with(
-    session: Session, row: SimilarityDocument, document: Document, students_only: bool, earlier_only: bool
-) -> tuple[dict[int, Document], set[int]]:
-    """The other documents sharing any of `document`'s hashes that are not common, limited to the
-    shared fingerprints (their counts less the common hashes they hold), and the common hashes.
-
-    Common hashes are counted in SQL, never fetched row by row: they are held by most documents.
-    """
-    hashes = {f.hash for f in document.fingerprints}
-    common = _common(session, row.assignment_id, hashes)  # `row`'s own fingerprints are flushed
+    session: Session,
+    row: SimilarityDocument,
+    document: Document,
+    given: AbstractSet[int],
+    skip: AbstractSet[int],
+) -> dict[int, Document]:
+    """The other documents (but those in `skip`) sharing any of `document`'s hashes, limited to the
+    shared fingerprints, their counts less the given hashes they hold. An archived handin is looked
+    up among the students only: earlier semesters among themselves are not news."""
     found: dict[int, list[Fingerprint]] = defaultdict(list)
-    for chunk in _chunks(sorted(hashes - common)):
+    for chunk in _chunks(sorted({f.hash for f in document.fingerprints})):
         query = (
             select(
                 SimilarityFingerprint.document_id,
@@ -102,32 +140,13 @@ def _shared_with(
                 SimilarityDocument.id != row.id,
             )
         )
-        if students_only:
+        if row.archive_id is not None:
             query = query.where(SimilarityDocument.archive_id.is_(None))
-        if earlier_only:
-            query = query.where(SimilarityDocument.id < row.id)
         for other, hash_, file, first, last in session.execute(query):
-            found[other].append(Fingerprint(hash_, file, first, last))
-    counts: dict[int, int] = defaultdict(int)
-    for chunk in _chunks(list(found)):
-        for other, count in session.execute(
-            select(SimilarityDocument.id, SimilarityDocument.fingerprint_count).where(
-                SimilarityDocument.id.in_(chunk)
-            )
-        ):
-            counts[other] += count
-        for common_chunk in _chunks(sorted(common)):
-            for other, held in session.execute(
-                select(
-                    SimilarityFingerprint.document_id, func.count(func.distinct(SimilarityFingerprint.hash))
-                )
-                .where(
-                    SimilarityFingerprint.document_id.in_(chunk), SimilarityFingerprint.hash.in_(common_chunk)
-                )
-                .group_by(SimilarityFingerprint.document_id)
-            ):
-                counts[other] -= held
-    return {other: Document(tuple(fps), counts[other]) for other, fps in found.items()}, common
+            if other not in skip:
+                found[other].append(Fingerprint(hash_, file, first, last))
+    counts = document_counts(session, list(found), given)
+    return {other: Document(tuple(fps), counts[other]) for other, fps in found.items()}
 
 
 def store_document(session: Session, row: SimilarityDocument, document: Document) -> None:
@@ -153,19 +172,19 @@ def store_document(session: Session, row: SimilarityDocument, document: Document
 
 
 def pair_document(
-    session: Session, row: SimilarityDocument, document: Document, earlier_only: bool = False
+    session: Session,
+    row: SimilarityDocument,
+    document: Document,
+    given: AbstractSet[int],
+    skip: AbstractSet[int] = frozenset(),
 ) -> int:
-    """Stores the pairs of a stored document with the others (or only with those stored before it);
-    returns how many. Archived handins are compared with students only: earlier semesters among
-    themselves are not news."""
+    """Stores the pairs of a stored document with the others (but those in `skip`, already paired
+    with it); returns how many. Scores are fractions of the code that is not given."""
     pairs = []
     now = utcnow()
-    others, common = _shared_with(
-        session, row, document, students_only=row.archive_id is not None, earlier_only=earlier_only
-    )
-    mine = document.without(common)  # scores are fractions of the code that is not common
-    for other, shared in others.items():
-        comparison = compare(mine, shared)
+    mine = document.without(given)
+    for other, theirs in _shared_with(session, row, mine, given, skip).items():
+        comparison = compare(mine, theirs)
         if comparison.shared < MIN_SHARED or comparison.score < MIN_SCORE:
             continue
         new_side = (comparison.fraction_a, comparison.lines_a)
@@ -193,7 +212,7 @@ def pair_document(
 def add_document(session: Session, row: SimilarityDocument, document: Document) -> int:
     """Stores a document with its fingerprints and its pairs with the others; returns how many pairs."""
     store_document(session, row, document)
-    return pair_document(session, row, document)
+    return pair_document(session, row, document, given_hashes(session, row.assignment_id))
 
 
 def _handin_files(session: Session, blob_sha256: str) -> dict[str, bytes]:
@@ -325,9 +344,8 @@ def create_archive(session: Session, assignment: Assignment, label: str, data: b
 def rebuild(
     session: Session, assignment: Assignment, progress: Callable[[int, int], None] | None = None
 ) -> int:
-    """Indexes every student's counted submission from scratch, in two passes: every document
-    first, then the pairs, so that what is common is judged on the whole class (the incremental
-    updates judge it on the class so far). Returns how many documents; archives are kept."""
+    """Indexes every student's counted submission from scratch (after a change of the handout or of
+    the Python that tokenizes). Returns how many documents; archives are kept."""
     wanted = [session.get(Submission, i) for i in _counted_students(session, assignment).values()]
     indexed = [(_student_row(s), _submission_document(session, s)) for s in wanted]
     session.rollback()
@@ -338,10 +356,10 @@ def rebuild(
             SimilarityDocument.assignment_id == assignment.id, SimilarityDocument.archive_id.is_(None)
         )
     )
-    for row, document in indexed:
-        store_document(session, row, document)
+    given = given_hashes(session, assignment.id)
     for done, (row, document) in enumerate(indexed, start=1):
-        pair_document(session, row, document, earlier_only=True)  # archives are all earlier
+        store_document(session, row, document)
+        pair_document(session, row, document, given)  # with the archives and the students before it
         if progress:
             progress(done, len(indexed))
     session.commit()
@@ -522,38 +540,99 @@ def _stored(session: Session, document_id: int) -> Document:
     )
 
 
-def _common(session: Session, assignment_id: int, hashes: set[int]) -> set[int]:
-    """Which of these hashes are common in the assignment now."""
-    cutoff = common_cutoff(session, assignment_id)
-    common: set[int] = set()
+def sources(session: Session, document: SimilarityDocument) -> dict[str, str]:
+    """The files of a document's handin, decoded as the tokenizer read them."""
+    return {
+        path: data.decode("utf-8", "replace")
+        for path, data in _handin_files(session, document.blob_sha256).items()
+    }
+
+
+def pair_detail(session: Session, pair_id: int) -> PairDetail | None:
+    """Both sides' files, and the matching regions from the stored fingerprints (given code left
+    out): the figures the list shows, worked out again."""
+    pair = session.get(SimilarityPair, pair_id)
+    if pair is None:
+        return None
+    given = given_hashes(session, pair.assignment_id)
+    a, b = (_stored(session, side).without(given) for side in (pair.document_a_id, pair.document_b_id))
+    return PairDetail(
+        pair, sources(session, pair.document_a), sources(session, pair.document_b), compare(a, b)
+    )
+
+
+# --- code marked as given ------------------------------------------------------------------------
+
+
+def given_code(session: Session, assignment: Assignment) -> list[SimilarityGiven]:
+    return list(
+        session.scalars(
+            select(SimilarityGiven)
+            .where(SimilarityGiven.assignment_id == assignment.id)
+            .order_by(SimilarityGiven.id)
+        )
+    )
+
+
+def _holders(session: Session, assignment_id: int, hashes: AbstractSet[int]) -> set[int]:
+    """The documents of the assignment that hold any of these hashes."""
+    found: set[int] = set()
     for chunk in _chunks(sorted(hashes)):
-        common.update(
+        found.update(
             session.scalars(
-                select(SimilarityFingerprint.hash)
+                select(SimilarityFingerprint.document_id)
                 .join(SimilarityDocument, SimilarityDocument.id == SimilarityFingerprint.document_id)
                 .where(
                     SimilarityFingerprint.hash.in_(chunk), SimilarityDocument.assignment_id == assignment_id
                 )
-                .group_by(SimilarityFingerprint.hash)
-                .having(func.count(func.distinct(SimilarityFingerprint.document_id)) > cutoff)
+                .distinct()
             )
         )
-    return common
+    return found
 
 
-def pair_detail(session: Session, pair_id: int) -> PairDetail | None:
-    """Both sides' files, and the matching regions from the stored fingerprints (common ones left out)."""
-    pair = session.get(SimilarityPair, pair_id)
-    if pair is None:
-        return None
-    a, b = _stored(session, pair.document_a_id), _stored(session, pair.document_b_id)
-    common = _common(session, pair.assignment_id, {f.hash for f in a.fingerprints + b.fingerprints})
-    a, b = a.without(common), b.without(common)
-    sides = [
-        {
-            path: data.decode("utf-8", "replace")
-            for path, data in _handin_files(session, d.blob_sha256).items()
-        }
-        for d in (pair.document_a, pair.document_b)
-    ]
-    return PairDetail(pair, sides[0], sides[1], compare(a, b))
+def _pair_again(session: Session, assignment_id: int, hashes: AbstractSet[int]) -> int:
+    """Works out again the pairs of the documents holding any of these hashes (code marked as given
+    or no longer): no other pair changes. Returns how many documents."""
+    holders = sorted(_holders(session, assignment_id, hashes))
+    for chunk in _chunks(holders):
+        session.execute(
+            delete(SimilarityPair).where(
+                or_(SimilarityPair.document_a_id.in_(chunk), SimilarityPair.document_b_id.in_(chunk))
+            )
+        )
+    given = given_hashes(session, assignment_id)
+    paired: set[int] = set()
+    for document_id in holders:
+        row = session.get(SimilarityDocument, document_id)
+        pair_document(session, row, _stored(session, document_id), given, skip=paired)
+        paired.add(document_id)
+    return len(holders)
+
+
+def add_given(session: Session, assignment: Assignment, label: str, source: str, by: str) -> SimilarityGiven:
+    """Marks code as given: from now on it counts for no pair and no cluster, like the starter code."""
+    lock(session, assignment.id)
+    given = SimilarityGiven(
+        assignment_id=assignment.id,
+        label=label[:GIVEN_LABEL_CHARS],
+        source=storable(source, MAX_GIVEN_CHARS),  # as stored, so that its hashes are the same
+        by=by,
+    )
+    session.add(given)
+    session.flush()
+    paired = _pair_again(session, assignment.id, code_hashes(given.source))
+    session.commit()
+    log.info("similarity: %r marked as given by %s, %s handin(s) paired again", given.label, by, paired)
+    return given
+
+
+def remove_given(session: Session, given: SimilarityGiven) -> None:
+    """Counts that code again."""
+    assignment_id, label, hashes = given.assignment_id, given.label, code_hashes(given.source)
+    lock(session, assignment_id)
+    session.delete(given)
+    session.flush()
+    paired = _pair_again(session, assignment_id, hashes)
+    session.commit()
+    log.info("similarity: %r counts again, %s handin(s) paired again", label, paired)

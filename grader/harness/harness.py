@@ -14,12 +14,14 @@ import io
 import json
 import os
 import platform
+import re
 import sys
 import traceback
 
 import channel as results
 
 MAX_TRACEBACK_FRAMES = 8
+MISSING_ATTRIBUTE = re.compile(r"module '([\w.]+)' has no attribute '\w+'")
 
 
 def open_channel():
@@ -47,10 +49,25 @@ def describe(error, submission_dir):
         if frame.filename.startswith(submission_dir + os.sep):
             where = {"file": os.path.relpath(frame.filename, submission_dir), "line": frame.lineno}
             break
+    where = missing_definition(error, submission_dir) or where
     message = "".join(traceback.format_exception_only(type(error), error)).strip()
     if isinstance(error, SyntaxError):
         where, message = syntax_error(error, submission_dir) or (where, message)
     return {"error": message[:2000], "traceback": "\n".join(lines)[:4000], "where": where}
+
+
+def missing_definition(error, submission_dir):
+    """For a name that a module of the student's lacks ("module 'mytorch.nn.functional' has no attribute
+    'Dropout'", or "cannot import name"): that module's file, at its end, where the name must be
+    added, rather than the line that used it."""
+    match = MISSING_ATTRIBUTE.fullmatch(str(error))
+    module = error.name if isinstance(error, ImportError) else match and match.group(1)
+    filename = getattr(sys.modules.get(module or ""), "__file__", None) or ""
+    if not filename.startswith(submission_dir + os.sep):
+        return None
+    with open(filename, "rb") as source:
+        lines = source.read().count(b"\n")
+    return {"file": os.path.relpath(filename, submission_dir), "line": max(lines, 1)}
 
 
 def syntax_error(error, submission_dir):

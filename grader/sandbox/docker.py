@@ -11,7 +11,7 @@ import subprocess
 import uuid
 
 from grader.sandbox.base import Confinement, Limits, Mount, RunResult, SandboxUnavailable, check_request
-from grader.sandbox.process import kill_group, run_process, signal_from_exit_code
+from grader.sandbox.process import CPU_HARD_GRACE_S, kill_group, run_process, signal_from_exit_code
 
 # Inside the container, fd 3 (the results) becomes stdout and the program's stdout joins stderr.
 RESULT_SHIM = ["/bin/sh", "-c", 'exec "$@" 3>&1 1>&2', "sh"]
@@ -52,7 +52,7 @@ def build_docker_command(
         "--cpus",
         "1",
         "--ulimit",
-        f"cpu={limits.cpu_seconds}:{limits.cpu_seconds}",
+        f"cpu={limits.cpu_seconds}:{limits.cpu_seconds + CPU_HARD_GRACE_S}",
         "--ulimit",
         f"fsize={limits.file_size_bytes}:{limits.file_size_bytes}",
         "--ulimit",
@@ -110,7 +110,7 @@ class DockerSandbox:
             cwd="/",
             limits=limits,
             backend=self.name,
-            rlimit_table={resource.RLIMIT_CORE: 0},
+            rlimit_table={resource.RLIMIT_CORE: (0, 0)},
             results_on_stdout=True,
             terminate=terminate,
         )

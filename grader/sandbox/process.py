@@ -23,6 +23,7 @@ DRAIN_S = 2.0  # after a kill: how long the pipes may take to close before we st
 EXIT_GRACE_S = 0.5  # after the process exits: how long leftover descendants may hold a pipe
 POLL_S = 0.05  # exit polling interval where pidfd_open is unavailable
 CPU_CHECK_S = 0.1  # how often a cgroup's CPU time is read against the limit
+CPU_HARD_GRACE_S = 1  # RLIMIT_CPU: SIGXCPU at the limit, SIGKILL this much later
 # A pipe that gave a trickle (under SMALL_READ bytes) is read again only READ_PAUSE_S later while the
 # program runs: however it splits what it writes (a byte at a time, waiting for each to be read), the
 # trusted side makes at most a few hundred reads a second, and the program's writes merely wait.
@@ -40,16 +41,20 @@ def nproc_limit(uid: int, limits: Limits, cgroup: Group | None) -> int:
     return task_count(uid) + limits.processes * (NPROC_FENCE_SANDBOXES if cgroup is not None else 1)
 
 
-def rlimits(limits: Limits, nproc: int) -> dict[int, int]:
-    """The rlimits a sandboxed tree inherits (soft = hard, so the program cannot raise them)."""
-    return {
-        resource.RLIMIT_CPU: limits.cpu_seconds,
+def rlimits(limits: Limits, nproc: int) -> dict[int, tuple[int, int]]:
+    """The (soft, hard) rlimits a sandboxed tree inherits. Soft = hard, so the program cannot raise them,
+    but for the CPU: SIGXCPU at the limit names the kill, whatever the kernel's tick accounting counted
+    (a SIGKILL at the same limit came with less CPU time than the limit, and was taken for another
+    kill); a program that ignores it is SIGKILLed CPU_HARD_GRACE_S later."""
+    fixed = {
         resource.RLIMIT_AS: limits.memory_bytes,
         resource.RLIMIT_NPROC: nproc,
         resource.RLIMIT_FSIZE: limits.file_size_bytes,
         resource.RLIMIT_NOFILE: limits.open_files,
         resource.RLIMIT_CORE: 0,
     }
+    cpu = (limits.cpu_seconds, limits.cpu_seconds + CPU_HARD_GRACE_S)
+    return {resource.RLIMIT_CPU: cpu} | {kind: (value, value) for kind, value in fixed.items()}
 
 
 def task_count(uid: int) -> int:
@@ -114,7 +119,7 @@ def run_process(
     cwd: str,
     limits: Limits,
     backend: str,
-    rlimit_table: Mapping[int, int],
+    rlimit_table: Mapping[int, tuple[int, int]],
     user: tuple[int, int] | None = None,
     results_on_stdout: bool = False,
     terminate: Callable[[subprocess.Popen], None] = kill_group,
@@ -145,8 +150,8 @@ def run_process(
     def prepare_child() -> None:  # in the child, between fork and exec
         if cgroup is not None:  # first: still root, and before anything else runs
             cgroup.attach(os.getpid())
-        for kind, value in table.items():
-            resource.setrlimit(kind, (value, value))
+        for kind, soft_and_hard in table.items():
+            resource.setrlimit(kind, soft_and_hard)
         if user is not None:
             os.setgroups([])
             os.setgid(user[1])

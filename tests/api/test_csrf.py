@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from support.handins import tiny_handin
 
-from api.routes import pages, similarity
+from api.routes import course_pages, pages, similarity
 from core.models import Role
 
 PASSWORD = "correct horse battery staple"
@@ -45,6 +45,16 @@ PAGE_FORMS = {  # every page that takes a POST, with what its form sends (but th
     "/submissions/{submission_id}/override": {"data": {"points": "25", "reason": "hijack"}},
     "/submissions/{submission_id}/comment": {"data": {"comment": "hijack"}},
     "/course": {"data": {"time_zone": "UTC", "grace_days": "99"}},
+    "/assignments/{slug}/similarity/given": {"data": {"code": "x = 1"}},
+    "/assignments/{slug}/files": {"files": {"handout": ("h.tar", tiny_handin())}},
+    "/account/tokens": {"data": {"name": "hijack"}},
+    "/account/tokens/{token_id}/revoke": {},
+    "/account/password": {
+        "data": {"current_password": PASSWORD, "new_password": "hijacked!!", "repeat_password": "hijacked!!"}
+    },
+    "/roster/add": {"data": {"username": "mallory", "role": "admin"}},
+    "/roster/import": {"files": {"file": ("r.csv", b"username,role\nmallory,admin\n")}},
+    "/roster/{username}": {"data": {"action": "password"}},
 }
 
 
@@ -52,14 +62,15 @@ def test_every_page_form_without_the_token_is_refused(app_client, make_user, ass
     """Pages are posted by plain HTML forms: each checks its hidden csrf_token field itself."""
     posted = {
         route.path
-        for router in (pages.router, similarity.pages)
+        for router in (pages.router, course_pages.router, similarity.pages)
         for route in router.routes
         if "POST" in route.methods
     }
     assert posted == set(PAGE_FORMS)
     logged_in(app_client, make_user, "ta", Role.ta)
     for path, form in PAGE_FORMS.items():
-        response = app_client.post(path.format(slug="hw1-bonus", username="ta", submission_id=1), **form)
+        url = path.format(slug="hw1-bonus", username="ta", submission_id=1, token_id=1)
+        response = app_client.post(url, **form)
         assert response.status_code == 403 and "CSRF" in response.text, path
     assert app_client.get("/api/v1/assignments/hw1-bonus").json()["title"] == "HW1 Bonus"
     assert app_client.get("/api/v1/assignments/hw1-bonus/similarity/archives").json() == []

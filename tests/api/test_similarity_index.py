@@ -1,60 +1,25 @@
-"""The similarity index on the database: common idioms are set aside, a student's document follows
-their counted submission, and a rebuild gives the pairs the incremental updates gave."""
+"""The similarity index on the database: code many students share is a cluster, not discounted; code
+staff mark as given is set aside; a student's document follows their counted submission, and a
+rebuild gives the pairs the incremental updates gave."""
 
 from __future__ import annotations
 
 import csv
 import io
-import random
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select, update
 from support.handins import tar_bytes
 from support.reports import report
+from support.similarity_sources import own_code
 
 from core.models import Blob, Role, SimilarityPair, Submission, User
 from core.services import submissions
 from core.similarity import index as similarity
+from core.similarity.clusters import clusters
 
 IDIOM = "def step(self):\n    for p in self.params:\n        p.data = p.data - self.lr * p.grad.data\n" * 3
-
-
-OPERATORS = [
-    "+",
-    "-",
-    "*",
-    "/",
-    "%",
-    "**",
-    "//",
-    "&",
-    "|",
-    "^",
-    "<<",
-    ">>",
-    "<",
-    ">",
-    "<=",
-    ">=",
-    "==",
-    "!=",
-    "and",
-    "or",
-    "in",
-    "is",
-]
-OPERANDS = ("v", "1", "'s'", "g(v)", "v[0]", "v.x", "(v or 1)", "not v", "-v", "[v]", "{v: v}", "lambda: v")
-
-
-def own_code(seed: int) -> str:
-    """Code no one else writes: a function of long random expressions (a rich token alphabet)."""
-    rng = random.Random(seed)
-    lines = [
-        f"    v{i} = v " + " ".join(f"{rng.choice(OPERATORS)} {rng.choice(OPERANDS)}" for _ in range(20))
-        for i in range(12)
-    ]
-    return "def own(v, g):\n" + "\n".join(lines) + "\n"
 
 
 @pytest.fixture
@@ -75,22 +40,24 @@ def labels(db, assignment) -> set[frozenset]:
     return {frozenset((row.document_a.label, row.document_b.label)) for row in rows}
 
 
-def test_an_idiom_in_every_handin_links_nobody_once_it_is_common(db, assignment, index):
+def test_an_idiom_in_every_handin_counts_for_everyone_until_staff_mark_it_given(db, assignment, index):
+    """Code that many write is not discounted for being common (nor is it a cluster: an idiom is too
+    little of anyone's code); once marked as given it counts for no one."""
     index("s00", IDIOM + own_code(0))
     index("s01", IDIOM + own_code(0).replace("v0", "x0"))  # a copy of s00's own code
     for number in range(2, 12):
         index(f"s{number:02d}", IDIOM + own_code(number))
-    assert similarity.common_cutoff(db, assignment.id) == 10
-    found = labels(db, assignment)
-    assert frozenset(("s00", "s01")) in found
-    late = {pair for pair in found if any(int(label[1:]) >= 10 for label in pair)}
-    assert late == set()  # by the 11th handin the idiom is common: it pairs the newcomers with no one
+    idiom_lines = len(IDIOM.splitlines())
+    [copy] = similarity.pairs(db, assignment)[0]
+    assert {copy.document_a.label, copy.document_b.label} == {"s00", "s01"}
+    assert similarity.pair_detail(db, copy.id).comparison.regions_a[0].first_line < idiom_lines
+    assert clusters(db, assignment) == []
 
-    copy = next(row for row in similarity.pairs(db, assignment)[0] if row.document_a.label in ("s00", "s01"))
+    similarity.add_given(db, assignment, "the idiom", IDIOM, "ta")
+    [copy] = similarity.pairs(db, assignment)[0]
     assert copy.score > 0.9
     detail = similarity.pair_detail(db, copy.id)
-    idiom_lines = len(IDIOM.splitlines())
-    assert all(region.first_line > idiom_lines for region in detail.comparison.regions_a)
+    assert min(r.first_line for r in detail.comparison.regions_a) >= idiom_lines  # a k-gram runs on past it
 
 
 def test_a_new_counted_submission_replaces_the_old_document_and_its_pairs(db, assignment, index, make_user):
@@ -199,17 +166,24 @@ def relative_error(a, b):
 """
 
 
-def test_a_rebuild_judges_what_is_common_on_the_whole_class(db, assignment, index):
-    """Incrementally, the first ten to share an idiom are paired before it becomes common; a
-    rebuild looks at the whole class and pairs only the real copy."""
-    helper = TUTORIAL_HELPER
+def test_code_marked_as_given_counts_for_no_pair_and_counts_again_once_removed(db, assignment, index):
+    """Fifteen students use a tutorial's helper: it pairs them all (a cluster) until staff mark it
+    as given; then only the real copy is paired, in the list and in a rebuild alike."""
     for number in range(14):
-        index(f"s{number:02d}", helper + own_code(100 + number))
-    index("copy", helper + own_code(100))
-    assert len(labels(db, assignment)) > 10  # order-dependent pairs from the idiom
+        index(f"s{number:02d}", TUTORIAL_HELPER + own_code(100 + number))
+    index("copy", TUTORIAL_HELPER + own_code(100))
+    everyone = labels(db, assignment)
+    assert len(everyone) == 15 * 14 // 2
+    assert [len(c.members) for c in clusters(db, assignment)] == [15]
+
+    given = similarity.add_given(db, assignment, "tutorial 2", TUTORIAL_HELPER.replace("grad", "g"), "ta")
+    assert labels(db, assignment) == {frozenset(("s00", "copy"))}
     similarity.rebuild(db, assignment)
     db.expire_all()
     assert labels(db, assignment) == {frozenset(("s00", "copy"))}
+
+    similarity.remove_given(db, given)
+    assert labels(db, assignment) == everyone
 
 
 def test_names_that_a_spreadsheet_would_run_are_quoted_in_csv_exports(as_user, db, assignment, index):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import re
 import subprocess
 import sys
@@ -195,14 +196,32 @@ def test_admin_cli_indexes_an_archive_and_rebuilds_the_index(live_service, cours
     assert summary(after) == summary(before) and before["total"] > 0
 
 
-def test_grading_jobs_go_before_similarity_jobs_waiting_in_the_queue(live_service, course, make_handin):
-    """At a deadline students wait for scores; the similarity list can wait. A similarity job queued
-    before two uploads (while no worker runs) is taken after both of their grading jobs."""
+def test_grading_workers_take_no_similarity_job_and_none_is_sent_twice(live_service, course, make_handin):
+    """At a deadline students wait for scores; the similarity list can wait. A grading worker (as
+    compose and `make run` start it, on the grading queue) grades two uploads while alice's
+    similarity job, queued before them, still waits; the jobs sent after each grading join it, one
+    per student: alice's is not sent a second time."""
+
+    def run(code: str) -> str:
+        return subprocess.run(
+            [sys.executable, "-c", code],
+            env=live_service.env,
+            cwd=PROJECT,
+            check=True,
+            timeout=60,
+            capture_output=True,
+            text=True,
+        ).stdout
+
     live_service.stop("worker")
     try:
-        send = "from core.queue import enqueue_similarity; assert enqueue_similarity(1, 1)"
-        subprocess.run(
-            [sys.executable, "-c", send], env=live_service.env, cwd=PROJECT, check=True, timeout=60
+        alice = run(
+            "from sqlalchemy import select\nfrom core.db import session_factory\n"
+            "from core.models import Assignment, User\nfrom core.queue import enqueue_similarity\n"
+            "with session_factory()() as db:\n"
+            f"    key = (db.scalar(select(Assignment.id).where(Assignment.slug == '{SLUG}')),\n"
+            "           db.scalar(select(User.id).where(User.username == 'alice')))\n"
+            "assert enqueue_similarity(*key)\nprint(list(key))"
         )
         ids = []
         for username in ("alice", "bob"):
@@ -213,17 +232,23 @@ def test_grading_jobs_go_before_similarity_jobs_waiting_in_the_queue(live_servic
                 )
                 assert response.status_code == 202, response.text
                 ids.append(response.json()["id"])
-        live_service.start_worker("one-slot", concurrency=1)
+        live_service.start_worker("grading-only", concurrency=1, queue=live_service.env["GRADING_QUEUE"])
         with live_service.client(course["ta"]) as ta:
             assert [live_service.wait_graded(ta, i)["status"] for i in ids] == ["graded", "graded"]
-        log = live_service.log_dir / "one-slot.log"
-        deadline = time.monotonic() + 60
-        while (taken := re.findall(r"Task worker\.tasks\.(\w+)\[[^\]]*\] received", log.read_text())).count(
-            "update_similarity"
-        ) < 3:  # the one queued first, then one after each grading
-            assert time.monotonic() < deadline, taken
-            time.sleep(0.5)
-        assert taken[:2] == ["grade_submission", "grade_submission"], taken
+        waiting = json.loads(
+            run(
+                "import json\nfrom core.queue import _connection, similarity_queue, waiting_jobs\n"
+                "with _connection() as connection:\n"
+                "    print(json.dumps(sorted(waiting_jobs(connection, similarity_queue()))))"
+            )
+        )
+        students = [args for task, args in waiting if task.endswith("update_similarity")]
+        assert len(students) == 2 and json.loads(alice) in students, waiting
+        taken = re.findall(
+            r"Task worker\.tasks\.(\w+)\[[^\]]*\] received",
+            (live_service.log_dir / "grading-only.log").read_text(),
+        )
+        assert taken == ["grade_submission", "grade_submission"]
     finally:
-        live_service.stop("one-slot")
+        live_service.stop("grading-only")
         live_service.start_worker()

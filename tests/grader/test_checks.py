@@ -18,14 +18,18 @@ TEST = next(test for test in load_rubric().TESTS if test.case == "dropout_forwar
 @pytest.mark.parametrize(
     ("name", "words"),
     [
-        ("train2.linear0.dW", "train step 3, gradient of Linear #0's weight [train2.linear0.dW]"),
-        ("eval0.y", "eval step 1, output [eval0.y]"),
-        ("linear1.W", "Linear #1's weight after the optimizer step [linear1.W]"),
-        ("eval.y", "output in eval mode [eval.y]"),
-        ("dropout_input", "dropout_input [dropout_input]"),
+        (
+            "train2.linear0.dW",
+            "the gradient of Linear #0's weight in train step 3 (recorded as train2.linear0.dW)",
+        ),
+        ("train1.y", "the output in train step 2 (recorded as train1.y)"),
+        ("eval0.y", "the output in eval step 1 (recorded as eval0.y)"),
+        ("linear1.W", "Linear #1's weight after the optimizer step (recorded as linear1.W)"),
+        ("eval.y", "the output in eval mode (recorded as eval.y)"),
+        ("dropout_input", "dropout_input"),
     ],
 )
-def test_a_quantity_is_named_in_words_with_its_internal_name_after(name, words):
+def test_a_quantity_is_named_in_words_and_its_name_in_the_test_code_comes_second(name, words):
     assert checks.describe_quantity(name) == words
 
 
@@ -33,11 +37,11 @@ def test_each_check_says_what_is_wrong_or_nothing():
     want = np.array([[1.0, 2.0], [3.0, 4.0]])
     assert checks.check("y", "numpy.ndarray", want.copy(), want, 1e-5, 1e-8) is None
     assert checks.check("y", "builtins.list", None, want, 1e-5, 1e-8) == (
-        "output [y] is a list, expected a numpy.ndarray (keep Tensor.data a numpy array)"
+        "the output (recorded as y) is a list, expected a numpy.ndarray (keep Tensor.data a numpy array)"
     )
     assert (
         checks.check("y", "numpy.ndarray", want[0], want, 1e-5, 1e-8)
-        == "output [y] has shape (2,), expected (2, 2)"
+        == "the output (recorded as y) has shape (2,), expected (2, 2)"
     )
     nan = want.copy()
     nan[1, 0] = np.nan
@@ -49,10 +53,10 @@ def test_each_check_says_what_is_wrong_or_nothing():
 def test_a_value_off_names_the_worst_element_and_the_expected_only_roughly():
     want = np.array([1.0, 2.123456789, 3.0])
     value = want + np.array([0.0, 0.01, 1e-9])
-    message = checks.check_close("output [y]", value, want, 1e-5, 1e-8)
+    message = checks.check_close("the output (recorded as y)", value, want, 1e-5, 1e-8)
     assert message == (
-        "output [y] differs from the expected values in 1 of 3 element(s); worst at index (1,): "
-        "yours 2.1334568, expected about 2.123 (difference about 0.01; rtol=1e-05, atol=1e-08)"
+        "the output (recorded as y) differs from the expected values in 1 of 3 element(s); worst at "
+        "index (1,): yours 2.1334568, expected about 2.123 (difference about 0.01; rtol=1e-05, atol=1e-08)"
     )
 
 
@@ -80,7 +84,7 @@ def test_a_record_that_matches_passes_and_one_without_a_quantity_says_which():
     assert compare_test(TEST, record(quantities=recorded(arrays), arrays=arrays), expected, "").passed
     partial = {"y": arrays["y"]}
     result = compare_test(TEST, record(quantities=recorded(partial), arrays=partial), expected, "")
-    assert result.message == "your code never produced the output in eval mode [eval.y]"
+    assert result.message == "your code never produced the output in eval mode (recorded as eval.y)"
 
 
 def test_a_missing_record_gives_the_reason_the_run_ended_and_an_error_its_place():

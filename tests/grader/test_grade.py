@@ -22,6 +22,7 @@ from support.variants import VARIANTS
 
 from grader.config import GraderConfig
 from grader.grade import grade_handin
+from grader.paths import HANDOUT_DIR
 from grader.reference import HERE as REFERENCE_DIR
 from grader.rubric import load_rubric
 from grader.sandbox import Limits
@@ -89,7 +90,28 @@ def test_stub_handout_scores_0_and_points_at_the_students_file(make_handin):
     adam = by_case(report)["linear_adam"]
     assert "NotImplementedError" in adam.message and "mytorch/optim/adam.py" in adam.message
     assert adam.where["file"] == "mytorch/optim/adam.py"
-    assert "has no attribute 'Dropout'" in by_case(report)["dropout_forward"].message
+    # The handout says to paste Dropout into functional.py: there it is missing, not where it is used.
+    dropout = by_case(report)["dropout_forward"]
+    functional = (HANDOUT_DIR / "mytorch/nn/functional.py").read_text()
+    assert "has no attribute 'Dropout' (mytorch/nn/functional.py, line" in dropout.message
+    assert dropout.where == {"file": "mytorch/nn/functional.py", "line": functional.count("\n")}
+
+
+def test_a_syntax_error_keeps_its_code_line_and_caret_in_the_message_and_the_log(make_handin):
+    edit = {"nn/batchnorm.py": lambda text: text.replace("if not self.is_train:", "if not self.is_train")}
+    report = grade_handin(make_handin("syntax", edit), CONFIG)
+    message = by_case(report)["linear_batchnorm_relu_forward_train"].message
+    first, code, caret = message.splitlines()
+    assert (
+        first.startswith("your code raised SyntaxError on Python 3.8")
+        and code.strip() == "if not self.is_train"
+    )
+    assert (
+        caret.strip() == "^" and len(code) - len(code.lstrip()) < len(caret) <= len(code) + 1
+    )  # at the code
+    logged = report.log.splitlines()
+    at = logged.index(f"     {code}")  # the whole message indented alike: the caret still points
+    assert logged[at - 1] == f"     {first}" and logged[at + 1] == f"     {caret}"
 
 
 @pytest.mark.parametrize("secret", SECRETS, ids=["public", "hidden", "rotated"])
@@ -393,7 +415,7 @@ def test_nans_are_reported_as_non_finite(make_handin):
     }
     report = grade_handin(make_handin("nans", edit), CONFIG)
     message = by_case(report)["linear_adam"].message
-    assert "train step 2, output [train1.y] has 1 non-finite value(s)" in message
+    assert "the output in train step 2 (recorded as train1.y) has 1 non-finite value(s)" in message
 
 
 def test_lists_instead_of_arrays_fail_the_type_check(make_handin):

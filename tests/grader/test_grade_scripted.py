@@ -60,7 +60,9 @@ def test_one_wrong_number_costs_its_test_and_says_where(handin):
     report = grade_handin(handin, PUBLIC, FakeSandbox([run_result(stream(**frames))]))
     assert report.total == 21
     message = by_case(report)["big_model_adam"].message
-    assert message.startswith("train step 3, gradient of Linear #1's weight [train2.linear1.dW] differs")
+    assert message.startswith(
+        "the gradient of Linear #1's weight in train step 3 (recorded as train2.linear1.dW) differs"
+    )
 
 
 def test_a_problem_cut_short_by_the_cpu_limit_is_said_so(handin):

@@ -9,6 +9,7 @@ import os
 import pty
 import resource
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -108,6 +109,18 @@ def test_cpu_limit_kills_the_run_with_reason_cpu(job):
     assert time.monotonic() - started < 5
 
 
+def test_a_process_over_its_cpu_rlimit_is_stopped_by_sigxcpu_which_names_the_cpu_limit(job):
+    """The rlimit, the second fence, fires on the kernel's tick count, which may run ahead of the CPU
+    time reported (a SIGKILL at the limit came with 0.4 s less than it, and was taken for another
+    kill): SIGXCPU says which limit it was. Without a cgroup, whose kill would race it."""
+    code = (
+        "import os\npid = os.fork()\nif pid == 0:\n    while True: pass\n"
+        "_, status = os.waitpid(pid, 0)\nos.write(3, str(os.WTERMSIG(status)).encode())"
+    )
+    result = run(job, code, backend="unsafe-process", cpu_seconds=1, wall_seconds=20)
+    assert int(result.result) == signal.SIGXCPU
+
+
 def test_cpu_time_of_concurrent_runs_in_threads_does_not_mix(job):
     results: dict[str, RunResult] = {}
     programs = {
@@ -135,7 +148,7 @@ def test_rlimits_hold_inside_and_never_leak_into_the_parent(job):
         "os.write(3, json.dumps(limits).encode())"
     )
     inside = json.loads(run(job, code, **limits).result)
-    assert inside["CPU"] == [7, 7] and inside["AS"] == [1 << 29, 1 << 29]
+    assert inside["CPU"] == [7, 8] and inside["AS"] == [1 << 29, 1 << 29]
     assert inside["FSIZE"] == [1 << 20, 1 << 20] and inside["NOFILE"] == [50, 50] and inside["CORE"] == [0, 0]
     assert Limits().processes <= inside["NPROC"][0] < 10_000
     assert {kind: resource.getrlimit(kind) for kind in before} == before
@@ -437,7 +450,7 @@ def test_docker_command_carries_exactly_the_isolation_flags_and_limits():
         "docker", "run", "--rm", "-i", "--name", "job-1",
         "--network", "none", "--read-only", "--cap-drop", "ALL", "--security-opt", "no-new-privileges",
         "--pids-limit", "32", "--memory", str(1 << 29), "--memory-swap", str(1 << 29), "--cpus", "1",
-        "--ulimit", "cpu=7:7", "--ulimit", "fsize=1000:1000", "--ulimit", "nofile=50:50",
+        "--ulimit", "cpu=7:8", "--ulimit", "fsize=1000:1000", "--ulimit", "nofile=50:50",
         "--ulimit", "core=0:0",
         "--user", "65534:65534", "--tmpfs", "/tmp:rw,nosuid,nodev,size=4096",
         "-v", "/srv/sub:/submission:ro", "-v", "/srv/rt:/runtime:ro",

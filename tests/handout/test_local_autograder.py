@@ -85,6 +85,23 @@ def test_wrong_variant_gets_partial_score_for_the_right_reason(solved_handout, t
     assert f"{variant.message} differs from the expected values" in output  # the server's words
 
 
+def test_a_syntax_error_is_shown_with_its_code_line_and_caret_under_each_test(solved_handout, tmp_path):
+    handout = copy_handout(tmp_path / "handout")
+    shutil.rmtree(handout / "mytorch")
+    shutil.copytree(solved_handout / "mytorch", handout / "mytorch")
+    batchnorm = handout / "mytorch" / "nn" / "batchnorm.py"
+    batchnorm.write_text(batchnorm.read_text().replace("if not self.is_train:", "if not self.is_train"))
+
+    _, _, output = grade_sh(handout, RUNTIME_PYTHON)
+    lines = output.splitlines()
+    at = lines.index("FAIL Question 3 - Linear->Batchnorm->ReLU Forward (Train): 0/1")
+    message, place, code, caret = lines[at + 1 : at + 5]
+    assert message == "     cannot import your code: SyntaxError: invalid syntax"
+    assert place.startswith('       File "') and place.endswith('mytorch/nn/batchnorm.py", line 23')
+    assert code.strip() == "if not self.is_train" and caret.strip() == "^"
+    assert len(code) - len(code.lstrip()) < len(caret) <= len(code) + 1  # the caret points at the code
+
+
 def test_sandbox_script_runs_on_the_handout(solved_handout):
     result = subprocess.run(
         [str(RUNTIME_PYTHON), "sandbox.py"],

@@ -62,15 +62,16 @@ class Service:
         return httpx.Client(base_url=self.url, headers=headers, timeout=30)
 
     def start_worker(
-        self, name: str = "worker", concurrency: int = 2, sweeper: bool = False
+        self, name: str = "worker", concurrency: int = 2, sweeper: bool = False, queue: str | None = None
     ) -> subprocess.Popen:
-        """A grading worker, or (`sweeper`) the sweeper: its own queue, one process, beat inside."""
+        """A worker of grading and similarity jobs (or of `queue` alone), or (`sweeper`) the sweeper:
+        its own queue, one process, beat inside."""
         log = (self.log_dir / f"{name}.log").open("ab")
         options = (
             ["-Q", self.env.get("SWEEPER_QUEUE", "sweeper"), "--pool", "solo", "--beat"]
             + ["--schedule", str(self.log_dir / f"{name}-schedule")]
             if sweeper
-            else [f"--concurrency={concurrency}"]
+            else [f"--concurrency={concurrency}"] + (["-Q", queue] if queue else [])
         )
         process = subprocess.Popen(
             [

@@ -1,5 +1,8 @@
 """Bonus parts written two more ways for the similarity tests: the reference disguised (renamed
-variables, reordered methods, other comments) and an independent solution in another style."""
+variables, reordered methods, other comments) and an independent solution in another style; and
+code of a student's own that no one else writes."""
+
+import random
 
 # The reference's code with every local name changed, methods in another order, new comments.
 DISGUISED = {
@@ -182,3 +185,40 @@ def edits(parts: dict[str, str]) -> dict:
         "nn/batchnorm.py": lambda _: parts["nn/batchnorm.py"],
         "nn/functional.py": lambda _: functional + "\n\n" + parts["dropout"],
     }
+
+
+OPERATORS = [
+    "+",
+    "-",
+    "*",
+    "/",
+    "%",
+    "**",
+    "//",
+    "&",
+    "|",
+    "^",
+    "<<",
+    ">>",
+    "<",
+    ">",
+    "<=",
+    ">=",
+    "==",
+    "!=",
+    "and",
+    "or",
+    "in",
+    "is",
+]
+OPERANDS = ("v", "1", "'s'", "g(v)", "v[0]", "v.x", "(v or 1)", "not v", "-v", "[v]", "{v: v}", "lambda: v")
+
+
+def own_code(seed: int) -> str:
+    """Code no one else writes: a function of long random expressions (a rich token alphabet)."""
+    rng = random.Random(seed)
+    lines = [
+        f"    v{i} = v " + " ".join(f"{rng.choice(OPERATORS)} {rng.choice(OPERANDS)}" for _ in range(20))
+        for i in range(12)
+    ]
+    return "def own(v, g):\n" + "\n".join(lines) + "\n"

@@ -66,7 +66,7 @@ def test_student_sees_full_marks_then_the_failing_test_without_reloading(course,
     )
     page.wait_for_selector("#latest-result tr.fail", timeout=90_000)
     failing = page.inner_text("#latest-result tr.fail >> nth=0")
-    assert "train step 2, output [train1.y]" in failing
+    assert "the output in train step 2 (recorded as train1.y)" in failing
     assert page.inner_text("#latest-result .total") == "16/25"
     assert page.evaluate("window.notReloaded") is True
     shot(page, "student-failing-test")
@@ -208,3 +208,41 @@ def test_ta_uploads_an_archive_of_earlier_handins_from_the_similarity_page(
     page.click("text=Upload archive")
     page.wait_for_url("**/assignments/hw1-bonus/similarity")
     assert "fall2019" in page.inner_text("main")
+
+
+def test_the_scoreboard_reads_at_a_glance_and_keeps_the_total_on_a_phone(course, browser):
+    page = login(browser, course, "ta")
+    page.goto(course.url + "/assignments/hw1-bonus/scoreboard")
+    headers = page.inner_text("table.scoreboard thead")
+    assert "Q1 Linear XELoss Adam" in headers and "Q3 Linear→Batchnorm→ReLU" in headers
+    chart = page.text_content("svg.histogram")
+    assert "mean" in chart and "median" in chart
+    page.click("table.scoreboard th.total a")
+    page.click("table.scoreboard th.total a")  # again: the other way
+    assert "order=desc" in page.url and "sort=total" in page.url
+    totals = page.locator("table.scoreboard tbody td.total").all_inner_texts()
+    scores = [float(text.split()[0]) for text in totals if text.strip() not in ("", "–")]
+    assert scores == sorted(scores, reverse=True) and len(scores) >= 2
+    page.select_option("select[name=show]", "none")
+    page.click("form.filters button[type=submit]")
+    assert "No student matches" in page.inner_text("table.scoreboard") or "–" in page.inner_text(
+        "table.scoreboard"
+    )
+
+    phone = login(browser, course, "ta", viewport={"width": 390, "height": 844}, is_mobile=True)
+    phone.goto(course.url + "/assignments/hw1-bonus/scoreboard")
+    total = phone.locator("table.scoreboard tbody tr:first-child td.total").bounding_box()
+    assert total is not None and total["x"] + total["width"] <= 390  # on screen, without scrolling
+    shot(phone, "scoreboard-phone")
+
+
+def test_a_student_issues_a_token_for_submit_py_on_the_account_page(course, browser):
+    page = login(browser, course, "alice")
+    page.click("a.who")
+    page.wait_for_url("**/account")
+    page.fill("form.issue input[name=name]", "laptop")
+    page.click("form.issue button[type=submit]")
+    token = page.inner_text("pre.token").strip()
+    command = page.inner_text("pre.command").strip()
+    assert command == f"python3 submit.py handin.tar --server {course.url} --token {token}"
+    assert "laptop" in page.inner_text("table.tokens")

@@ -12,24 +12,27 @@ import numpy as np
 NDARRAY = "numpy.ndarray"
 _STEP = re.compile(r"^(train|eval)(\d+)\.")
 _LINEAR = re.compile(r"^linear(\d+)\.(dW|db|W)$")
-_WHAT = {"y": "output", "dx": "gradient of the input x", "eval.y": "output in eval mode"}
+_WHAT = {"y": "the output", "dx": "the gradient of the input x", "eval.y": "the output in eval mode"}
 _LINEAR_WHAT = {
-    "dW": "gradient of Linear #{}'s weight",
-    "db": "gradient of Linear #{}'s bias",
+    "dW": "the gradient of Linear #{}'s weight",
+    "db": "the gradient of Linear #{}'s bias",
     "W": "Linear #{}'s weight after the optimizer step",
 }
 
 
 def describe_quantity(name):
-    """'train2.linear0.dW' -> "train step 3, gradient of Linear #0's weight [train2.linear0.dW]"."""
+    """A quantity in words, its name in the test code after: 'train2.linear0.dW' -> "the gradient of
+    Linear #0's weight in train step 3 (recorded as train2.linear0.dW)"."""
     rest, step = name, ""
     match = _STEP.match(name)
     if match:
-        step = "{} step {}, ".format(match.group(1), int(match.group(2)) + 1)
+        step = " in {} step {}".format(match.group(1), int(match.group(2)) + 1)
         rest = name[match.end() :]
     match = _LINEAR.match(rest)
-    what = _LINEAR_WHAT[match.group(2)].format(match.group(1)) if match else _WHAT.get(rest, rest)
-    return "{}{} [{}]".format(step, what, name)
+    what = _LINEAR_WHAT[match.group(2)].format(match.group(1)) if match else _WHAT.get(rest)
+    if what is None:
+        return name
+    return "{}{} (recorded as {})".format(what, step, name)
 
 
 def type_name(value):

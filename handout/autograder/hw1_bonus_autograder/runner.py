@@ -9,6 +9,7 @@ import importlib
 import json
 import platform
 import sys
+import textwrap
 import traceback
 from pathlib import Path
 
@@ -59,8 +60,17 @@ def run_test(test, module, expected):
         return False, str(error)
     except Exception as error:
         traceback.print_exc()
-        return False, f"{type(error).__name__}: {error}"
+        return False, error_text(error)
     return True, ""
+
+
+def error_text(error):
+    """The error as Python says it; a SyntaxError with its file, line and caret under that."""
+    text = "".join(traceback.format_exception_only(type(error), error)).rstrip()
+    if not isinstance(error, SyntaxError):
+        return text
+    *where, message = text.splitlines()
+    return "\n".join([message, *where])
 
 
 # Failures that may come from this machine's Python or numpy rather than from the code: syntax that
@@ -89,14 +99,14 @@ def main():
             import_error = None
         except Exception as error:
             traceback.print_exc()
-            module, import_error = None, f"cannot import your code: {type(error).__name__}: {error}"
+            module, import_error = None, f"cannot import your code: {error_text(error)}"
         expected = expected_answers(problem)
         for test in (t for t in TESTS if t.problem == problem):
             passed, message = (False, import_error) if module is None else run_test(test, module, expected)
             scores[test.autolab] = test.points if passed else 0
             status = "PASS" if passed else "FAIL"
             line = f"{status} {test.name}: {scores[test.autolab]}/{test.points}"
-            print(line if passed else f"{line}\n     {message}", flush=True)
+            print(line if passed else f"{line}\n{textwrap.indent(message, '     ')}", flush=True)
             messages += [] if passed else [message]
 
     print(versions_note(messages))

@@ -1,0 +1,133 @@
+"""The course's roster: adding people (one by one or from a CSV), dropping them, resetting a password,
+setting a role. Each change is audited. Dropped students keep their submissions but leave the
+scoreboard and can no longer log in."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from core import security
+from core.errors import InvalidSettings, Refused
+from core.models import Role, User
+from core.services import audit, users
+
+USERNAME_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}"  # also what a handin's file name may carry
+COLUMNS = "username,name,email,role"
+
+
+def everyone(session: Session) -> list[User]:
+    """Every user, staff first, then by username."""
+    people = session.scalars(select(User).order_by(User.username))
+    return sorted(people, key=lambda user: (user.role == Role.student, not user.active))
+
+
+def check_username(username: str) -> None:
+    if not re.fullmatch(USERNAME_PATTERN, username):
+        raise InvalidSettings(
+            f"{username!r} is not a username: up to 64 letters, digits, '.', '-' or '_', "
+            "starting with a letter or digit"
+        )
+
+
+def record(session: Session, actor: str, person: User, what: str, old: str = "", new: str = "") -> None:
+    audit.record(session, actor, "roster", student_id=person.id, what=what, old=old, new=new)
+
+
+def add(
+    session: Session, username: str, name: str, email: str, role: Role, actor: User | None
+) -> tuple[User, str | None]:
+    """Adds a person (or updates their name, email and role); a new one gets a random password,
+    returned once. Returns (user, password or None). `actor` None is the admin CLI."""
+    check_username(username)
+    existing = users.get_by_username(session, username)
+    if actor is not None:
+        check_role_change(existing.role if existing else role, role, actor)
+    password = None if existing else security.random_password()
+    person, created = users.upsert_user(
+        session, username, display_name=name, email=email, role=role, password=password
+    )
+    person.active = True
+    record(
+        session,
+        audit.actor_name(actor),
+        person,
+        "added" if created else "updated",
+        new=f"{role.value} {name}".strip(),
+    )
+    return person, password
+
+
+@dataclass(frozen=True)
+class Imported:
+    count: int
+    passwords: list[tuple[str, str]]  # (username, password) of the people new to the roster
+
+
+def import_csv(session: Session, text: str, actor: User | None) -> Imported:
+    """Adds or updates everyone of a roster CSV (a header row with `username`, and `name`, `email`,
+    `role` if wanted). All or nothing: InvalidSettings names the first bad line, and nothing changes."""
+    reader = csv.DictReader(io.StringIO(text))
+    if "username" not in (reader.fieldnames or []):
+        raise InvalidSettings(f"the roster needs a header row: {COLUMNS} (username at least)")
+    count, passwords = 0, []
+    for line, row in enumerate(reader, start=2):
+        username = (row.get("username") or "").strip()
+        role_text = (row.get("role") or "student").strip().lower() or "student"
+        if role_text not in Role.__members__:
+            raise InvalidSettings(f"line {line}: unknown role {role_text!r} (student, ta or admin)")
+        try:
+            person, password = add(
+                session,
+                username,
+                (row.get("name") or "").strip(),
+                (row.get("email") or "").strip(),
+                Role(role_text),
+                actor,
+            )
+        except InvalidSettings as error:
+            raise InvalidSettings(f"line {line}: {error}") from None
+        count += 1
+        if password:
+            passwords.append((person.username, password))
+    return Imported(count, passwords)
+
+
+def set_active(session: Session, person: User, active: bool, actor: User) -> None:
+    """Drops a person (they can no longer log in; their tokens stop working) or takes them back."""
+    if person.id == actor.id:
+        raise Refused("you cannot drop yourself")
+    if person.active != active:
+        person.active = active
+        if not active:
+            users.revoke_tokens(session, person)
+        record(session, actor.username, person, "active", str(not active).lower(), str(active).lower())
+
+
+def reset_password(session: Session, person: User, actor: str) -> str:
+    """Gives the person a new random password, returned once."""
+    password = security.random_password()
+    person.password_hash = security.hash_password(password)
+    record(session, actor, person, "password", new="reset")
+    return password
+
+
+def check_role_change(old: Role, new: Role, actor: User) -> None:
+    if Role.admin in (old, new) and actor.role != Role.admin:
+        raise Refused("only an admin grants or takes the admin role")
+
+
+def set_role(session: Session, person: User, role: Role, actor: User) -> None:
+    """Changes a person's role. Only an admin grants or takes the admin role, and nobody changes their
+    own (a course cannot lock its staff out)."""
+    if person.id == actor.id:
+        raise Refused("you cannot change your own role")
+    check_role_change(person.role, role, actor)
+    if person.role != role:
+        record(session, actor.username, person, "role", person.role.value, role.value)
+        person.role = role
