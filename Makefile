@@ -65,6 +65,7 @@ serve:
 		exit $$1; \
 	}; \
 	trap 'stop 0' INT TERM HUP; \
+	mkdir -p var; \
 	$(BIN)/python -c 'from core.queue import declare_queues; declare_queues()' || exit; \
 	setsid $(BIN)/celery -A worker.celery_app worker -Q $(GRADING_QUEUE) --concurrency=$(WORKERS) \
 		--loglevel=INFO -n grading@%h & pids+=($$!); \

@@ -12,13 +12,13 @@ SCREENSHOTS = PROJECT / "test-artifacts" / "screenshots"
 PASSWORD = "a long demo password"
 
 
-def login(browser, service, username: str, **context_options):
+def login(browser, service, username: str, password: str = PASSWORD, **context_options):
     context = browser.new_context(accept_downloads=True, **context_options)
     page = context.new_page()
     page.goto(service.url + "/assignments")
     assert "/login" in page.url  # not logged in: sent to the login page
     page.fill("input[name=username]", username)
-    page.fill("input[name=password]", PASSWORD)
+    page.fill("input[name=password]", password)
     page.click("button[type=submit]")
     page.wait_for_url("**/assignments")
     return page

@@ -37,7 +37,7 @@ VARIANTS = [
             )(replace('v_hat = state["v_t"] / (1 - b2**self.t)', 'v_hat = state["v_t"]')(text))
         },
         frozenset({"linear_adam", "big_model_adam", "big_model_step"}),
-        "train step 2, output [train1.y]",
+        "the output in train step 2 (recorded as train1.y)",
     ),
     Variant(
         "dropout_backward_without_rescale",
@@ -47,7 +47,7 @@ VARIANTS = [
             )
         },
         frozenset({"dropout_forward_backward", "big_model_step"}),
-        "gradient of Linear #0's weight [linear0.dW]",
+        "the gradient of Linear #0's weight (recorded as linear0.dW)",
     ),
     Variant(
         "batchnorm_biased_running_variance",
@@ -57,19 +57,19 @@ VARIANTS = [
             )
         },
         frozenset({"linear_batchnorm_relu_train_eval", "big_linear_batchnorm_relu_train_eval"}),
-        "eval step 1, output [eval0.y]",
+        "the output in eval step 1 (recorded as eval0.y)",
     ),
     Variant(
         "batchnorm_batch_statistics_in_eval",
         {"nn/batchnorm.py": replace("if not self.is_train:", "if False:")},
         frozenset({"linear_batchnorm_relu_train_eval", "big_linear_batchnorm_relu_train_eval"}),
-        "eval step 1, output [eval0.y]",
+        "the output in eval step 1 (recorded as eval0.y)",
     ),
     Variant(
         "dropout_also_drops_in_eval",
         {"nn/functional.py": replace("if not is_train or p == 0:", "if p == 0:")},
         frozenset({"dropout_forward"}),
-        "output in eval mode [eval.y]",
+        "the output in eval mode (recorded as eval.y)",
     ),
 ]
 

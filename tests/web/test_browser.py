@@ -246,3 +246,23 @@ def test_a_student_issues_a_token_for_submit_py_on_the_account_page(course, brow
     command = page.inner_text("pre.command").strip()
     assert command == f"python3 submit.py handin.tar --server {course.url} --token {token}"
     assert "laptop" in page.inner_text("table.tokens")
+    shot(page, "account")
+
+
+def test_a_ta_adds_a_student_on_the_roster_who_then_logs_in_and_shows_in_the_gradebook(course, browser):
+    page = login(browser, course, "ta")
+    page.click("nav >> text=Roster")
+    page.fill("form.roster-add input[name=username]", "erin")
+    page.fill("form.roster-add input[name=name]", "Erin Example")
+    page.click("form.roster-add button[type=submit]")
+    username, password = page.inner_text("section.issued pre").strip().splitlines()[1].split(",")
+    assert username == "erin" and "erin" in page.inner_text("table.roster")
+    shot(page, "roster")
+
+    erin = login(browser, course, "erin", password=password)
+    assert "HW1 Bonus" in erin.inner_text("main")
+
+    page.click("nav >> text=Gradebook")
+    rows = {row.split("\n")[0]: row for row in page.locator("table.gradebook tbody tr").all_inner_texts()}
+    assert {"alice", "bob", "erin"} <= set(rows) and rows["erin"].split()[-1] == "0"
+    shot(page, "gradebook")
