@@ -79,7 +79,7 @@ serve:
 ## test: the whole test suite (real PostgreSQL, Redis, bubblewrap and Chromium where the machine has them)
 test: system-test install-test runtime
 	$(BIN)/python -m grader runtime build py311 --if-needed  # the tests compare the two
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2 --dist loadfile  # a file's tests share its service: one process each
 
 ## handout: dist/handout.tar, what course staff publish to students
 handout:

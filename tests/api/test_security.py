@@ -25,6 +25,15 @@ STUDENT_ROUTES = {  # any logged-in student may call these, on their own data on
     ("post", "/api/v1/assignments/{slug}/submissions"),
     ("get", "/api/v1/assignments/{slug}/standing"),
     ("get", "/api/v1/course"),
+    ("get", "/api/v1/assignments/{slug}/handout.tar"),
+    ("get", "/api/v1/me/tokens"),
+    ("post", "/api/v1/me/tokens"),
+}
+OWN = {  # the caller's own account: bob proving alice's password, or revoking her token, is refused
+    ("post", "/api/v1/me/tokens"): {"json": {"name": "laptop"}},
+    ("put", "/api/v1/me/password"): {
+        "json": {"current_password": "a guess of hers", "new_password": "x" * 12}
+    },
 }
 
 
@@ -65,7 +74,9 @@ def test_another_students_token_reaches_nothing_of_alices(world, app_client, db,
             continue
         url = fill(path, world["alice_submission"])
         kwargs = (
-            {"files": {"file": ("handin.tar", tiny_handin())}}
+            OWN[method, path]
+            if (method, path) in OWN
+            else {"files": {"file": ("handin.tar", tiny_handin())}}
             if method == "post" and "submissions" in path
             else {"json": {"max_submissions": 1}}
             if method == "patch"

