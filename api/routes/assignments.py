@@ -46,6 +46,9 @@ def rotate_secret(assignment: AssignmentDep, user: StaffUser, session: SessionDe
     return Instances(instances=assignments.rotate_secret(session, assignment))
 
 
+SHOWN_INLINE = {"application/pdf", "text/plain", "text/markdown", "image/png", "image/jpeg"}
+
+
 @router.get(
     "/assignments/{slug}/handout.tar",
     response_class=Response,
@@ -70,8 +73,15 @@ def download_writeup(assignment: AssignmentDep, user: CurrentUser, session: Sess
         raise HTTPException(status.HTTP_404_NOT_FOUND, "this assignment has no writeup yet")
     name, data = found
     media_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
+    shown = media_type in SHOWN_INLINE  # anything else (HTML, SVG) would run as a page of this site
     return Response(
-        data, media_type=media_type, headers={"Content-Disposition": f'inline; filename="{name}"'}
+        data,
+        media_type=media_type if shown else "application/octet-stream",
+        headers={
+            "Content-Disposition": f'{"inline" if shown else "attachment"}; filename="{name}"',
+            "Content-Security-Policy": "sandbox",  # no script of its own, even inside a PDF viewer
+            "X-Content-Type-Options": "nosniff",
+        },
     )
 
 

@@ -95,7 +95,18 @@ def test_the_handout_and_the_writeup_are_served_from_the_assignment(db, assignme
     assert alice.get("/api/v1/assignments/hw1-bonus/handout.tar").content == ours
     writeup = alice.get("/api/v1/assignments/hw1-bonus/writeup")
     assert writeup.content == pdf and writeup.headers["content-type"] == "application/pdf"
-    assert 'filename="hw1_bonus.pdf"' in writeup.headers["content-disposition"]
+    assert writeup.headers["content-disposition"] == 'inline; filename="hw1_bonus.pdf"'
+    # A writeup that is a web page would run as a page of this site, with the reader's session: it is
+    # downloaded, never shown, and may run no script.
+    ta.put("/api/v1/assignments/hw1-bonus/writeup", files={"file": ("w.html", b"<script>steal()</script>")})
+    page = alice.get("/api/v1/assignments/hw1-bonus/writeup")
+    assert page.headers["content-type"] == "application/octet-stream"
+    assert page.headers["content-disposition"].startswith("attachment;")
+    assert (
+        page.headers["content-security-policy"] == "sandbox"
+        and page.headers["x-content-type-options"] == "nosniff"
+    )
+    ta.put("/api/v1/assignments/hw1-bonus/writeup", files={"file": ("hw1 bonus.pdf", pdf)})
     assert "Read the writeup" in alice.get("/assignments/hw1-bonus").text
     assert (
         alice.put("/api/v1/assignments/hw1-bonus/writeup", files={"file": ("x.pdf", pdf)}).status_code == 403
