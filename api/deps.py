@@ -57,7 +57,12 @@ def request_user(
         return None
     user = session.get(User, user_id)
     release_connection(session)
-    return user if user is not None and user.active else None
+    return user if session_holds(request, user) else None
+
+
+def session_holds(request: Request, user: User | None) -> bool:
+    """Whether the login session is still good for `user`: active, and the password unchanged since."""
+    return user is not None and user.active and request.session.get("key") == users.session_key(user)
 
 
 def optional_user(

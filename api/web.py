@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.csrf import FORM_FIELD, check_csrf, csrf_token
-from api.deps import request_user
+from api.deps import request_user, session_holds
 from core.config import get_settings
 from core.db import session_factory
 from core.models import User, utcnow
@@ -167,4 +167,4 @@ def logged_in(request: Request) -> User | None:
         return None
     with session_factory()() as session:
         user = session.get(User, user_id)
-        return user if user is not None and user.active else None
+        return user if session_holds(request, user) else None

@@ -43,7 +43,7 @@ def login(credentials: Credentials, request: Request, session: SessionDep):
     if user is None:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "wrong username or password")
     request.session.clear()
-    request.session["user_id"] = user.id
+    request.session.update({"user_id": user.id, "key": users.session_key(user)})
     return LoginOut(
         username=user.username, display_name=user.display_name, role=user.role, csrf_token=csrf_token(request)
     )
@@ -68,7 +68,10 @@ def my_tokens(user: CurrentUser, session: SessionDep):
 @router.post("/me/tokens", response_model=TokenIssued, status_code=status.HTTP_201_CREATED)
 def issue_token(body: TokenIn, request: Request, user: CurrentUser, session: SessionDep):
     """A new API token for submit.py: shown in this answer only, with the command that uses it."""
-    issued, token = users.new_token(session, user, body.name)
+    try:
+        issued, token = users.new_token(session, user, body.name)
+    except InvalidSettings as error:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(error)) from None
     session.commit()
     return TokenIssued.model_validate(
         {
@@ -88,11 +91,14 @@ def revoke_token(token_id: Annotated[int, Path(ge=1, le=2**31 - 1)], user: Curre
 
 
 @router.put("/me/password", status_code=status.HTTP_204_NO_CONTENT)
-def change_password(body: PasswordChange, user: CurrentUser, session: SessionDep):
-    """Set a new password (at least 10 characters), giving the current one."""
+def change_password(body: PasswordChange, request: Request, user: CurrentUser, session: SessionDep):
+    """Set a new password (at least 10 characters), giving the current one. Every other login session
+    ends; the caller's goes on."""
     try:
         users.change_password(session, user, body.current_password, body.new_password)
     except WrongPassword as error:
         raise HTTPException(status.HTTP_403_FORBIDDEN, str(error)) from None
     except InvalidSettings as error:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(error)) from None
+    if request.session.get("user_id") == user.id:
+        request.session["key"] = users.session_key(user)

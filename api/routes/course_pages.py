@@ -129,7 +129,7 @@ def roster_change(
         elif action in ("drop", "restore"):
             roster.set_active(session, person, action == "restore", user)
         elif action == "password":
-            passwords = [(person.username, roster.reset_password(session, person, audit.actor_name(user)))]
+            passwords = [(person.username, roster.reset_password(session, person, user))]
         else:
             raise HTTPException(status.HTTP_400_BAD_REQUEST, f"unknown action {action!r}")
     except Refused as error:

@@ -103,7 +103,7 @@ def login(request: Request, session: SessionDep, form: CheckedForm):
         )
     csrf = request.session.get("csrf")
     request.session.clear()
-    request.session.update({"user_id": user.id, "csrf": csrf})
+    request.session.update({"user_id": user.id, "key": users.session_key(user), "csrf": csrf})
     return RedirectResponse(target, status.HTTP_303_SEE_OTHER)
 
 
@@ -501,8 +501,10 @@ def account_page(request: Request, user: PageUser, session: SessionDep):
 @router.post("/account/tokens")
 def account_issue_token(request: Request, user: PageUser, session: SessionDep, form: CheckedForm):
     """A new API token, shown once on the page with the submit.py command for this server."""
-    name = str(form.get("name", ""))[:100]
-    _, token = users.new_token(session, user, name)
+    try:
+        _, token = users.new_token(session, user, str(form.get("name", "")))
+    except InvalidSettings as error:
+        return account_view(request, session, user, 400, token_error=str(error))
     session.commit()
     return account_view(request, session, user, issued=token, command=submit_command(request, token))
 
@@ -531,4 +533,5 @@ def account_password(request: Request, user: PageUser, session: SessionDep, form
         users.change_password(session, user, str(form.get("current_password", "")), new)
     except Refused as error:
         return account_view(request, session, user, 400, password_error=str(error))
+    request.session["key"] = users.session_key(user)  # this session goes on; the others end
     return account_view(request, session, user, password_changed=True)

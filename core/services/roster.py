@@ -18,6 +18,8 @@ from core.models import Role, User
 from core.services import audit, users
 
 USERNAME_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}"  # also what a handin's file name may carry
+NAME_CHARS = 200  # as the users table holds them
+EMAIL_CHARS = 254
 COLUMNS = "username,name,email,role"
 
 
@@ -35,6 +37,21 @@ def check_username(username: str) -> None:
         )
 
 
+def check_text(what: str, text: str, limit: int) -> None:
+    """InvalidSettings for a name or email that is too long or holds control characters."""
+    if len(text) > limit:
+        raise InvalidSettings(f"the {what} has more than {limit} characters")
+    if any(ord(char) < 32 or ord(char) == 127 for char in text):
+        raise InvalidSettings(f"the {what} holds a control character")
+
+
+def check_may_manage(person: User, actor: User | None) -> None:
+    """Staff manage students; only an admin manages staff accounts (a TA who could reset an admin's
+    password would be an admin). `actor` None is the admin CLI."""
+    if actor is not None and person.role != Role.student and actor.role != Role.admin:
+        raise Refused(f"only an admin changes the account of {person.username} ({person.role.value})")
+
+
 def record(session: Session, actor: str, person: User, what: str, old: str = "", new: str = "") -> None:
     audit.record(session, actor, "roster", student_id=person.id, what=what, old=old, new=new)
 
@@ -45,9 +62,24 @@ def add(
     """Adds a person (or updates their name, email and role); a new one gets a random password,
     returned once. Returns (user, password or None). `actor` None is the admin CLI."""
     check_username(username)
+    check_text("name", name, NAME_CHARS)
+    check_text("email", email, EMAIL_CHARS)
     existing = users.get_by_username(session, username)
+    if existing is None and (other := users.get_by_username(session, username, any_case=True)):
+        raise InvalidSettings(
+            f"{username!r} differs from {other.username!r} only in case: one person, one name"
+        )
     if actor is not None:
         check_role_change(existing.role if existing else role, role, actor)
+    if existing is not None and (existing.role, existing.display_name, existing.email, existing.active) != (
+        role,
+        name or existing.display_name,
+        email or existing.email,
+        True,
+    ):
+        check_may_manage(existing, actor)
+        if actor is not None and existing.id == actor.id and existing.role != role:
+            raise Refused("you cannot change your own role")
     password = None if existing else security.random_password()
     person, created = users.upsert_user(
         session, username, display_name=name, email=email, role=role, password=password
@@ -72,12 +104,19 @@ class Imported:
 def import_csv(session: Session, text: str, actor: User | None) -> Imported:
     """Adds or updates everyone of a roster CSV (a header row with `username`, and `name`, `email`,
     `role` if wanted). All or nothing: InvalidSettings names the first bad line, and nothing changes."""
-    reader = csv.DictReader(io.StringIO(text))
-    if "username" not in (reader.fieldnames or []):
+    try:
+        rows = list(csv.DictReader(io.StringIO(text)))
+        fields = csv.DictReader(io.StringIO(text)).fieldnames or []
+    except csv.Error as error:
+        raise InvalidSettings(f"the roster is not a CSV file ({error})") from None
+    if "username" not in fields:
         raise InvalidSettings(f"the roster needs a header row: {COLUMNS} (username at least)")
-    count, passwords = 0, []
-    for line, row in enumerate(reader, start=2):
+    count, passwords, seen = 0, [], {}
+    for line, row in enumerate(rows, start=2):
         username = (row.get("username") or "").strip()
+        if username.lower() in seen:
+            raise InvalidSettings(f"line {line}: {username!r} is on line {seen[username.lower()]} already")
+        seen[username.lower()] = line
         role_text = (row.get("role") or "student").strip().lower() or "student"
         if role_text not in Role.__members__:
             raise InvalidSettings(f"line {line}: unknown role {role_text!r} (student, ta or admin)")
@@ -102,6 +141,7 @@ def set_active(session: Session, person: User, active: bool, actor: User) -> Non
     """Drops a person (they can no longer log in; their tokens stop working) or takes them back."""
     if person.id == actor.id:
         raise Refused("you cannot drop yourself")
+    check_may_manage(person, actor)
     if person.active != active:
         person.active = active
         if not active:
@@ -109,11 +149,14 @@ def set_active(session: Session, person: User, active: bool, actor: User) -> Non
         record(session, actor.username, person, "active", str(not active).lower(), str(active).lower())
 
 
-def reset_password(session: Session, person: User, actor: str) -> str:
-    """Gives the person a new random password, returned once."""
+def reset_password(session: Session, person: User, actor: User | None) -> str:
+    """Gives the person a new random password, returned once. Whoever held the old one is out: their
+    sessions end (they are bound to the password) and their API tokens are revoked."""
+    check_may_manage(person, actor)
     password = security.random_password()
     person.password_hash = security.hash_password(password)
-    record(session, actor, person, "password", new="reset")
+    users.revoke_tokens(session, person)
+    record(session, audit.actor_name(actor), person, "password", new="reset")
     return password
 
 
@@ -128,6 +171,7 @@ def set_role(session: Session, person: User, role: Role, actor: User) -> None:
     if person.id == actor.id:
         raise Refused("you cannot change your own role")
     check_role_change(person.role, role, actor)
+    check_may_manage(person, actor)
     if person.role != role:
         record(session, actor.username, person, "role", person.role.value, role.value)
         person.role = role

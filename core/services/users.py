@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from core import security
@@ -14,10 +14,20 @@ from core.models import ApiToken, Role, User, utcnow
 TOKEN_USE_GRANULARITY = timedelta(minutes=1)  # how precisely a token's last use is kept
 MIN_PASSWORD_CHARS = 10
 MAX_PASSWORD_CHARS = 200
+TOKEN_NAME_CHARS = 100
 
 
-def get_by_username(session: Session, username: str) -> User | None:
+def get_by_username(session: Session, username: str, any_case: bool = False) -> User | None:
+    """The user of that name (`any_case`: or of the same name in other letter cases)."""
+    if any_case:
+        return session.scalar(select(User).where(func.lower(User.username) == username.lower()).limit(1))
     return session.scalar(select(User).where(User.username == username))
+
+
+def session_key(user: User) -> str:
+    """What a login session holds beside the user's id: it changes with the password, so a new
+    password (changed or reset) ends every session opened with the old one."""
+    return security.hash_token(f"session:{user.id}:{user.password_hash or ''}")[:32]
 
 
 def unique_nickname(session: Session) -> str:
@@ -64,6 +74,8 @@ def issue_token(session: Session, user: User, name: str = "") -> str:
 
 def new_token(session: Session, user: User, name: str = "") -> tuple[ApiToken, str]:
     """Creates a token: its row, and the token in clear (the only time it is ever shown)."""
+    if len(name) > TOKEN_NAME_CHARS or any(ord(char) < 32 for char in name):
+        raise InvalidSettings(f"a token's name has up to {TOKEN_NAME_CHARS} characters, none of them control")
     token = security.new_token()
     row = ApiToken(
         user_id=user.id,
