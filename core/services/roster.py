@@ -71,15 +71,8 @@ def add(
         )
     if actor is not None:
         check_role_change(existing.role if existing else role, role, actor)
-    if existing is not None and (existing.role, existing.display_name, existing.email, existing.active) != (
-        role,
-        name or existing.display_name,
-        email or existing.email,
-        True,
-    ):
-        check_may_manage(existing, actor)
-        if actor is not None and existing.id == actor.id and existing.role != role:
-            raise Refused("you cannot change your own role")
+    if existing is not None:
+        check_update(existing, name, email, role, actor)
     password = None if existing else security.random_password()
     person, created = users.upsert_user(
         session, username, display_name=name, email=email, role=role, password=password
@@ -93,6 +86,17 @@ def add(
         new=f"{role.value} {name}".strip(),
     )
     return person, password
+
+
+def check_update(person: User, name: str, email: str, role: Role, actor: User | None) -> None:
+    """Refuses an update of someone already on the roster (as add and an import make it) that the
+    actor may not make: of a staff account by a TA, or of their own role. An unchanged row passes."""
+    now = (person.role, person.display_name, person.email, person.active)
+    if now == (role, name or person.display_name, email or person.email, True):
+        return
+    check_may_manage(person, actor)
+    if actor is not None and person.id == actor.id and person.role != role:
+        raise Refused("you cannot change your own role")
 
 
 @dataclass(frozen=True)
