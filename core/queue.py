@@ -18,6 +18,7 @@ A similarity job is sent only if the same one does not wait in that queue alread
 
 from __future__ import annotations
 
+import base64
 import logging
 import threading
 import time
@@ -26,7 +27,7 @@ from functools import cache
 from typing import TypeVar
 
 from celery import Celery
-from kombu import Connection, Exchange, Queue
+from kombu import Connection, Exchange, Queue, serialization
 from kombu.utils.json import loads
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -183,8 +184,18 @@ def waiting_jobs(connection: Connection, queue: str) -> set[tuple[str, tuple]]:
             payloads = [row.payload for row in channel._query_all(queue).filter_by(visible=True)]
         case _:  # a broker whose queue cannot be read: every job is sent
             payloads = []
-    messages = [channel.Message(loads(payload), channel=channel) for payload in payloads]
-    return {(message.headers["task"], tuple(message.decode()[0])) for message in messages}
+    return set(map(job_of, payloads))
+
+
+def job_of(payload: str | bytes) -> tuple[str, tuple]:
+    """(task name, arguments) of a message as the broker keeps it. Read from its fields directly: a
+    kombu Message for each cost 60 ms per 1,000 waiting jobs, on every send after a grading."""
+    message = loads(payload)
+    body = message["body"]
+    if message["properties"].get("body_encoding") == "base64":
+        body = base64.b64decode(body)
+    args = serialization.loads(body, message["content-type"], message["content-encoding"])[0]
+    return message["headers"]["task"], tuple(args)
 
 
 def enqueue_similarity_jobs(
