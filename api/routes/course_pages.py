@@ -62,16 +62,13 @@ def roster_page(request: Request, user: StaffPageUser, session: SessionDep):
 
 @router.post("/roster/add")
 def roster_add(request: Request, user: StaffPageUser, session: SessionDep, form: CheckedForm):
-    role = str(form.get("role", "student"))
     try:
-        if role not in Role.__members__:
-            raise InvalidSettings(f"unknown role {role!r}")
         person, password = roster.add(
             session,
             str(form.get("username", "")).strip(),
             str(form.get("name", "")).strip(),
             str(form.get("email", "")).strip(),
-            Role(role),
+            roster.role_named(str(form.get("role", "student"))),
             user,
         )
     except Refused as error:
@@ -122,10 +119,7 @@ def roster_change(
     passwords = []
     try:
         if action == "role":
-            role = str(form.get("role", ""))
-            if role not in Role.__members__:
-                raise InvalidSettings(f"unknown role {role!r}")
-            roster.set_role(session, person, Role(role), user)
+            roster.set_role(session, person, roster.role_named(str(form.get("role", ""))), user)
         elif action in ("drop", "restore"):
             roster.set_active(session, person, action == "restore", user)
         elif action == "password":

@@ -37,6 +37,13 @@ def check_username(username: str) -> None:
         )
 
 
+def role_named(name: str) -> Role:
+    """The role of that name; InvalidSettings if there is none."""
+    if name not in Role.__members__:
+        raise InvalidSettings(f"unknown role {name!r} (student, ta or admin)")
+    return Role(name)
+
+
 def check_text(what: str, text: str, limit: int) -> None:
     """InvalidSettings for a name or email that is too long or holds control characters."""
     if len(text) > limit:
@@ -108,9 +115,9 @@ class Imported:
 def import_csv(session: Session, text: str, actor: User | None) -> Imported:
     """Adds or updates everyone of a roster CSV (a header row with `username`, and `name`, `email`,
     `role` if wanted). All or nothing: InvalidSettings names the first bad line, and nothing changes."""
+    reader = csv.DictReader(io.StringIO(text))
     try:
-        rows = list(csv.DictReader(io.StringIO(text)))
-        fields = csv.DictReader(io.StringIO(text)).fieldnames or []
+        fields, rows = reader.fieldnames or [], list(reader)
     except csv.Error as error:
         raise InvalidSettings(f"the roster is not a CSV file ({error})") from None
     if "username" not in fields:
@@ -121,16 +128,13 @@ def import_csv(session: Session, text: str, actor: User | None) -> Imported:
         if username.lower() in seen:
             raise InvalidSettings(f"line {line}: {username!r} is on line {seen[username.lower()]} already")
         seen[username.lower()] = line
-        role_text = (row.get("role") or "student").strip().lower() or "student"
-        if role_text not in Role.__members__:
-            raise InvalidSettings(f"line {line}: unknown role {role_text!r} (student, ta or admin)")
         try:
             person, password = add(
                 session,
                 username,
                 (row.get("name") or "").strip(),
                 (row.get("email") or "").strip(),
-                Role(role_text),
+                role_named((row.get("role") or "").strip().lower() or "student"),
                 actor,
             )
         except InvalidSettings as error:
