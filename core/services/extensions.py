@@ -43,17 +43,7 @@ def grant(
         session.add(extension)
     else:
         extension.days, extension.reason = days, reason
-    audit.record(
-        session,
-        actor,
-        "extension",
-        assignment_id=assignment.id,
-        student_id=student.id,
-        what="extension",
-        old=old,
-        new=f"{days} day(s)",
-        reason=reason,
-    )
+    audit_change(session, assignment, student, old, f"{days} day(s)", reason, actor)
     session.flush()
     standings.refresh(session, [student.id])
     session.commit()
@@ -66,6 +56,17 @@ def revoke(session: Session, assignment: Assignment, student: User, actor: str, 
     extension = get(session, assignment, student)
     if extension is None:
         return False
+    audit_change(session, assignment, student, f"{extension.days} day(s)", "none", reason, actor)
+    session.delete(extension)
+    session.flush()
+    standings.refresh(session, [student.id])
+    session.commit()
+    return True
+
+
+def audit_change(
+    session: Session, assignment: Assignment, student: User, old: str, new: str, reason: str, actor: str
+) -> None:
     audit.record(
         session,
         actor,
@@ -73,12 +74,7 @@ def revoke(session: Session, assignment: Assignment, student: User, actor: str, 
         assignment_id=assignment.id,
         student_id=student.id,
         what="extension",
-        old=f"{extension.days} day(s)",
-        new="none",
+        old=old,
+        new=new,
         reason=reason,
     )
-    session.delete(extension)
-    session.flush()
-    standings.refresh(session, [student.id])
-    session.commit()
-    return True
