@@ -6,13 +6,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
+from support.accounts import PASSWORD
 from support.database import empty_database
 
 from core.db import session_factory
 from core.models import Assignment, Role
 from core.services import users
-
-PASSWORD = "correct horse battery staple"
 
 
 @pytest.fixture
@@ -71,3 +70,18 @@ def as_user(make_user, app_client):
         return client
 
     return client_for
+
+
+@pytest.fixture
+def browser_of(app_client, make_user):
+    """browser_of(username, role) -> (a cookie-session client logged in as them, their CSRF token)."""
+
+    def login(username: str, role: Role = Role.student) -> tuple[TestClient, str]:
+        from api.main import create_app
+
+        make_user(username, role)
+        client = TestClient(create_app())
+        answer = client.post("/api/v1/auth/login", json={"username": username, "password": PASSWORD})
+        return client, answer.json()["csrf_token"]
+
+    return login

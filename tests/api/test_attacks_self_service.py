@@ -8,28 +8,13 @@ import io
 
 import pytest
 from fastapi.testclient import TestClient
+from support.accounts import PASSWORD
 from support.reports import graded
 
 from core.models import Regrade, Role
 from core.services import users
 
-PASSWORD = "correct horse battery staple"
 EVIL_HTML = '<img src=x onerror="alert(1)">'
-
-
-@pytest.fixture
-def browser_of(app_client, make_user):
-    """browser_of(username, role) -> (a cookie-session client logged in as them, their CSRF token)."""
-
-    def login(username: str, role: Role = Role.student) -> tuple[TestClient, str]:
-        from api.main import create_app
-
-        make_user(username, role)
-        client = TestClient(create_app())
-        answer = client.post("/api/v1/auth/login", json={"username": username, "password": PASSWORD})
-        return client, answer.json()["csrf_token"]
-
-    return login
 
 
 def fresh(db, username: str):

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
+from support.accounts import PASSWORD
 from support.handins import tiny_handin
 
 from api.routes import course_pages, pages, similarity
 from core.models import Role
-
-PASSWORD = "correct horse battery staple"
 
 
 def logged_in(app_client, make_user, username="alice", role=Role.student) -> str:

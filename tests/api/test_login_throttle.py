@@ -7,11 +7,11 @@ import json
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from support.accounts import PASSWORD
 
 from core.db import session_factory
 from core.services import logins
 
-PASSWORD = "correct horse battery staple"
 LIMIT = 10  # the default LOGIN_ATTEMPTS_PER_MINUTE
 
 

@@ -8,8 +8,6 @@ from support.handins import tiny_handin
 
 from core.models import Role
 
-PASSWORD = "correct horse battery staple"
-
 
 def metrics(text: str) -> dict[str, float]:
     """Prometheus text format -> {'name{labels}': value}."""

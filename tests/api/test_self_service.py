@@ -8,30 +8,13 @@ import csv
 import io
 import tarfile
 
-import pytest
 from fastapi.testclient import TestClient
+from support.accounts import PASSWORD
 from support.handins import tar_bytes
 from support.reports import graded
 
 from core.models import Assignment, Role
 from core.services import users
-
-PASSWORD = "correct horse battery staple"
-
-
-@pytest.fixture
-def browser_of(app_client, make_user):
-    """browser_of(username, role) -> (a cookie-session client logged in as them, their CSRF token)."""
-
-    def login(username: str, role: Role = Role.student) -> tuple[TestClient, str]:
-        from api.main import create_app
-
-        make_user(username, role)
-        client = TestClient(create_app())
-        answer = client.post("/api/v1/auth/login", json={"username": username, "password": PASSWORD})
-        return client, answer.json()["csrf_token"]
-
-    return login
 
 
 def test_a_student_issues_a_token_uses_it_and_revokes_it(assignment, browser_of):

@@ -9,6 +9,7 @@ import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from support.accounts import PASSWORD
 from support.handins import tar_bytes
 from support.reports import report
 from support.similarity_sources import DISGUISED, INDEPENDENT, edits, own_code
@@ -20,7 +21,6 @@ from core.similarity.clusters import clusters, find_groups
 
 SHARERS = [f"sharer{n:02d}" for n in range(12)]  # 8 hand the solution in as is, 4 disguised
 OTHERS = ["indie", "own1", "own2"]
-PASSWORD = "correct horse battery staple"
 
 
 @pytest.fixture(scope="module")
