@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import json
 import os
-import statistics
 import subprocess
 import sys
 import time
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 
 import httpx
 import pytest
@@ -77,21 +77,24 @@ def test_a_60_s_database_outage_drops_no_queued_job(course, database_proxy, tmp_
         time.sleep(60)
         assert statuses() == {"queued": 100}
         database_proxy.restore()  # ...for 60 s
-        back = time.monotonic()
+        back = datetime.now(UTC)
         for submission_id in ids:
             service.wait_graded(client, submission_id, timeout=30)
-        recovered = time.monotonic() - back
-    # Within 30 s, or, on a machine too slow to grade 100 jobs in 30 s, in little more than grading takes.
-    grading = statistics.median(job_seconds()) * len(ids) / 2  # the worker's two slots
-    print(f"100 jobs graded {recovered:.1f} s after the database came back ({grading:.1f} s of grading)")
-    assert statuses() == {"graded": 100} and recovered < max(30, 1.3 * grading + 5)
+    graded = sorted(graded_times())
+    resumed = (graded[0] - back).total_seconds()
+    longest_pause = max((later - earlier).total_seconds() for earlier, later in pairwise(graded))
+    print(
+        f"100 jobs graded {(graded[-1] - back).total_seconds():.1f} s after the database came back: "
+        f"the first after {resumed:.1f} s, then at most {longest_pause:.1f} s between two"
+    )
+    # Grading resumes within seconds and goes on without a pause: no job waits for a retry's backoff
+    # or for the sweeper. (The total depends on the host's speed; 13.5 s on a fast one.)
+    assert statuses() == {"graded": 100} and resumed < 10 and longest_pause < 10
 
 
-def job_seconds() -> list[float]:
-    """How long each submission took to grade, from being taken up to its score."""
+def graded_times() -> list[datetime]:
     with session_factory()() as session:
-        rows = session.execute(select(Submission.started_at, Submission.graded_at)).all()
-    return [(graded - started).total_seconds() for started, graded in rows]
+        return list(session.scalars(select(Submission.graded_at)))
 
 
 @pytest.mark.parametrize("outage", ["cut", "pause"])
