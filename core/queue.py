@@ -13,7 +13,8 @@ instead of each waiting on it again.
 
 Similarity jobs (a student's update, an archive's indexing) have a queue of their own, consumed by a
 process that takes no grading job: at a deadline students wait for their scores, never behind them.
-A similarity job is sent only if the same one does not wait in that queue already.
+A similarity job is sent only if the same one does not wait in that queue already: after a grading, as
+noted in the database (similarity/waiting.py); by the sweeper, as read from the queue itself.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from core.config import get_settings
 from core.db import prepare_sqlite_folder, session_factory
 from core.services import submissions
+from core.similarity import waiting
 
 log = logging.getLogger(__name__)
 GRADE = "worker.tasks.grade_submission"  # the worker's tasks, by name
@@ -201,25 +203,56 @@ def job_of(payload: str | bytes) -> tuple[str, tuple]:
 def enqueue_similarity_jobs(
     students: Iterable[tuple[int, int]] = (), archives: Iterable[int] = ()
 ) -> int | None:
-    """Sends the similarity updates of (assignment id, user id) students and the indexing of archives,
-    but those that wait in the similarity queue already; how many were sent, or None (and logged) if
-    the broker cannot be reached (a stale student or archive is found by the sweeper)."""
+    """The sweeper's send: the similarity updates of (assignment id, user id) students and the indexing
+    of archives, but those that wait in the similarity queue already, as read from the queue itself
+    (so a job that was lost is sent again, even if noted as waiting); how many were sent, or None (and
+    logged) if the broker cannot be reached."""
     jobs = {(SIMILARITY, student) for student in students} | {(ARCHIVE, (archive,)) for archive in archives}
-
-    def send_missing(connection: Connection) -> int:
-        missing = jobs - waiting_jobs(connection, similarity_queue())
-        for task, args in sorted(missing):
-            celery().send_task(
-                task, args=list(args), retry=False, priority=SIMILARITY_PRIORITY, connection=connection
-            )
-        return len(missing)
-
-    return _with_broker(send_missing, f"{len(jobs)} similarity job(s)")
+    what = f"{len(jobs)} similarity job(s)"
+    missing = _with_broker(lambda connection: jobs - waiting_jobs(connection, similarity_queue()), what)
+    if missing is None:
+        return None
+    if not missing:
+        return 0
+    with session_factory()() as session:
+        waiting.note(session, [args for task, args in missing if task == SIMILARITY])
+    return _send_similarity(missing)
 
 
 def enqueue_similarity(assignment_id: int, user_id: int) -> bool:
-    """Sends the similarity update of one student unless it waits already; False if the broker is down."""
-    return enqueue_similarity_jobs(students=[(assignment_id, user_id)]) is not None
+    """Sends the similarity update of one student after a grading, unless one waits already (as noted in
+    the database: one row, whatever the backlog); False if it could not be sent (the sweeper finds the
+    student's index stale and sends it)."""
+    student = (assignment_id, user_id)
+    try:
+        with session_factory()() as session:
+            if not waiting.note(session, [student]):
+                return True
+    except SQLAlchemyError as error:
+        log.warning("could not note the similarity update of %s: %s", student, error)
+        return False
+    return _send_similarity({(SIMILARITY, student)}) is not None
+
+
+def _send_similarity(jobs: set[tuple[str, tuple]]) -> int | None:
+    """Sends similarity jobs whose students are noted as waiting (before: a worker may take a job up at
+    once); how many, or None if the broker cannot be reached, and then the notes are dropped."""
+
+    def send(connection: Connection) -> int:
+        for task, args in sorted(jobs):
+            celery().send_task(
+                task, args=list(args), retry=False, priority=SIMILARITY_PRIORITY, connection=connection
+            )
+        return len(jobs)
+
+    sent = _with_broker(send, f"{len(jobs)} similarity job(s)")
+    if sent is None:
+        try:
+            with session_factory()() as session:
+                waiting.forget(session, [args for task, args in jobs if task == SIMILARITY])
+        except SQLAlchemyError as error:  # a note left behind delays that student's update to a sweep
+            log.warning("could not drop the notes of unsent similarity jobs: %s", error)
+    return sent
 
 
 def enqueue_archive(archive_id: int) -> bool:

@@ -19,6 +19,7 @@ from core.outage import with_database
 from core.queue import broker_epoch, enqueue, enqueue_similarity, enqueue_similarity_jobs
 from core.services import submissions
 from core.similarity import index as similarity
+from core.similarity import waiting
 from grader.config import GraderConfig
 from grader.errors import InfrastructureError
 from grader.grade import grade_handin
@@ -193,6 +194,7 @@ def sweep() -> int:
 def update_similarity(assignment_id: int, user_id: int) -> bool:
     """Compares the student's counted submission with the others, if it changed. Safe to run twice."""
     with session_factory()() as session:
+        waiting.forget(session, [(assignment_id, user_id)])  # a grading from now on sends a new update
         return similarity.index_student(session, assignment_id, user_id)
 
 

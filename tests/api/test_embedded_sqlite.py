@@ -73,10 +73,16 @@ def test_grading_never_waits_behind_similarity_jobs_nor_sends_one_that_waits(tmp
         run_cli(env, "assignment", "hw1-bonus", "--title", "HW1 Bonus", "--due", due)
         run_cli(env, "create-user", "alice")
         token = run_cli(env, "token", "issue", "alice").strip()
+        others = "User(username=f'other{n}', nickname=f'other{n}') for n in range(199)"
+        python(
+            env,
+            "from core.db import session_factory\nfrom core.models import User\n"
+            f"with session_factory()() as db:\n    db.add_all([{others}])\n    db.commit()\nprint('added')",
+        )
         with sqlite3.connect(tmp_path / "grader.db") as database:
-            [(alice,)] = database.execute("SELECT id FROM users WHERE username = 'alice'").fetchall()
             [(assignment,)] = database.execute("SELECT id FROM assignments").fetchall()
-        students = [(assignment, alice + number) for number in range(200)]  # alice, and others to come
+            users = database.execute("SELECT id FROM users ORDER BY id").fetchall()
+        students = [(assignment, user) for (user,) in users]  # alice, and others to come
         assert (
             python(env, f"from core.queue import enqueue_similarity_jobs as send; print(send({students}))")
             == "200"
