@@ -214,15 +214,18 @@ def enqueue_similarity_jobs(
         return None
     if not missing:
         return 0
-    with session_factory()() as session:
-        waiting.note(session, [args for task, args in missing if task == SIMILARITY])
+    try:
+        with session_factory()() as session:
+            waiting.note(session, [args for task, args in missing if task == SIMILARITY])
+    except SQLAlchemyError as error:  # sent all the same: the note only spares a grading a second send
+        log.warning("could not note %s similarity update(s) as waiting: %s", len(missing), error)
     return _send_similarity(missing)
 
 
 def enqueue_similarity(assignment_id: int, user_id: int) -> bool:
     """Sends the similarity update of one student after a grading, unless one waits already (as noted in
-    the database: one row, whatever the backlog); False if it could not be sent (the sweeper finds the
-    student's index stale and sends it)."""
+    the database, within REQUEUE_AFTER_S: one row, whatever the backlog); False if it could not be sent
+    (the sweeper finds the student's index stale and sends it)."""
     student = (assignment_id, user_id)
     try:
         with session_factory()() as session:

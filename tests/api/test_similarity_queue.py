@@ -15,7 +15,7 @@ from support.handins import tar_bytes
 from support.reports import report
 from support.service import PROJECT, free_port
 
-from core.models import Submission, utcnow
+from core.models import SimilarityUpdateWaiting, Submission, utcnow
 from core.queue import ARCHIVE, GRADE, SIMILARITY, _connection, celery, enqueue_similarity, similarity_queue
 from core.services import submissions
 from core.similarity.index import stale_students
@@ -93,6 +93,12 @@ def test_a_grading_sends_no_update_while_one_waits_and_the_sweeper_sends_one_tha
     db.commit()
     sweep()
     assert waiting_in_similarity_queue() == 1  # the sweeper reads the queue itself
+
+    purge_similarity_queue()  # lost again, while the student hands in one version after another
+    db.execute(update(SimilarityUpdateWaiting).values(sent_at=utcnow() - timedelta(minutes=3)))
+    db.commit()
+    graded(db, assignment, student, 4)
+    assert enqueue_similarity(*key) and waiting_in_similarity_queue() == 1  # noted too long ago: lost
     assert update_similarity(*key) and stale_students(db, assignment) == []
 
 
