@@ -6,9 +6,10 @@ from __future__ import annotations
 import json
 
 import pytest
+from support.fake_sandbox import run_result
 
 from grader.launch import demultiplex
-from grader.sandbox import Limits, RunResult
+from grader.sandbox import Limits
 
 LIMITS = Limits(output_bytes=10, result_bytes=20)
 ENDED = {
@@ -26,19 +27,6 @@ def record(index: int, kind: int, body: bytes) -> bytes:
     return bytes([index, kind]) + len(body).to_bytes(4, "big") + body
 
 
-def sandbox(stream: bytes, **ending) -> RunResult:
-    fields = dict(exit_code=0, signal=None, killed_reason=None, wall_seconds=1.0, cpu_seconds=0.75) | ending
-    return RunResult(
-        stdout=b"",
-        stderr=b"",
-        result=stream,
-        stdout_truncated=False,
-        stderr_truncated=False,
-        backend="bwrap",
-        **fields,
-    )
-
-
 def test_interleaved_records_are_split_by_problem_with_their_endings():
     stream = (
         record(1, 0, b"frames-1")
@@ -50,7 +38,7 @@ def test_interleaved_records_are_split_by_problem_with_their_endings():
             1, 3, json.dumps(ENDED | {"killed_reason": "wall-clock", "exit_code": None, "signal": 9}).encode()
         )
     )
-    (first, second), problems = demultiplex(sandbox(stream), 2, LIMITS)
+    (first, second), problems = demultiplex(run_result(stream), 2, LIMITS)
     assert (first.result, first.stderr, first.exit_code, first.cpu_seconds) == (b"frames-0", b"oops", 1, 0.25)
     assert (second.result, second.stdout, second.killed_reason, second.signal) == (
         b"frames-1",
@@ -63,7 +51,7 @@ def test_interleaved_records_are_split_by_problem_with_their_endings():
 
 def test_caps_hold_whatever_the_stream_says():
     stream = record(0, 1, b"x" * 50) + record(0, 0, b"y" * 50) + record(0, 3, json.dumps(ENDED).encode())
-    (run,), _ = demultiplex(sandbox(stream), 1, LIMITS)
+    (run,), _ = demultiplex(run_result(stream), 1, LIMITS)
     assert run.stdout == b"x" * 10 and run.stdout_truncated
     assert run.killed_reason == "result-too-large" and len(run.result) == 20
 
@@ -71,7 +59,7 @@ def test_caps_hold_whatever_the_stream_says():
 def test_a_problem_without_an_end_record_ends_as_the_sandbox_did():
     stream = record(0, 0, b"half a frame") + record(1, 3, json.dumps(ENDED).encode())
     (cut, finished), _ = demultiplex(
-        sandbox(stream, killed_reason="wall-clock", exit_code=None, signal=9), 2, LIMITS
+        run_result(stream, killed_reason="wall-clock", exit_code=None, signal=9), 2, LIMITS
     )
     assert (cut.killed_reason, cut.signal, cut.result) == ("wall-clock", 9, b"half a frame")
     assert (finished.killed_reason, finished.exit_code) == (None, 0)
@@ -82,7 +70,7 @@ def test_garbled_records_and_forged_endings_are_ignored():
     stream = (
         record(0, 1, b"ok") + record(0, 3, forged) + record(7, 0, b"no such problem") + record(0, 1, b"lost")
     )
-    (run,), problems = demultiplex(sandbox(stream, exit_code=3), 1, LIMITS)
+    (run,), problems = demultiplex(run_result(stream, exit_code=3), 1, LIMITS)
     assert run.stdout == b"ok" and run.exit_code == 3  # no valid end record: the sandbox's ending
     assert problems == [
         "an unreadable end record of problem 0 was ignored",
@@ -92,7 +80,7 @@ def test_garbled_records_and_forged_endings_are_ignored():
 
 def test_nothing_after_a_problems_end_record_is_taken():
     stream = record(0, 3, json.dumps(ENDED).encode()) + record(0, 0, b"late frames")
-    (run,), _ = demultiplex(sandbox(stream), 1, LIMITS)
+    (run,), _ = demultiplex(run_result(stream), 1, LIMITS)
     assert run.result == b""
 
 
@@ -106,5 +94,5 @@ def test_nothing_after_a_problems_end_record_is_taken():
     ids=["deeply-nested", "not-a-number", "a-bool-for-a-number"],
 )
 def test_end_records_that_are_not_plain_figures_are_ignored(forged):
-    (run,), problems = demultiplex(sandbox(record(0, 3, forged), exit_code=4), 1, LIMITS)
+    (run,), problems = demultiplex(run_result(record(0, 3, forged), exit_code=4), 1, LIMITS)
     assert run.exit_code == 4 and problems == ["an unreadable end record of problem 0 was ignored"]
