@@ -3,9 +3,10 @@ scoreboard page (of 50, through the API), of each filter and order, and of the w
 (streamed), against the targets: a page under 30 ms and the CSV under 300 ms at 5,000 students.
 It also times working out every standing again (what a change of the grace days costs).
 
-    .venv/bin/python bench/scale.py [--students 5000] [--submissions 3] [--admin-url postgresql://...]
+    .venv/bin/python bench/scale.py [--students 5000] [--submissions 3]
 
-The database is made for the run and dropped at the end (PostgreSQL on 127.0.0.1 by default).
+The database is made for the run and dropped at the end, on the PostgreSQL the tests use
+(TEST_DATABASE_ADMIN_URL, 127.0.0.1 by default).
 """
 
 from __future__ import annotations
@@ -49,7 +50,6 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         "--repeat", type=int, default=20, help="requests timed per measure (the median is shown)"
     )
-    parser.add_argument("--admin-url", default=os.environ.get("TEST_DATABASE_ADMIN_URL"))
     parser.add_argument("--seed", type=int, default=11785)
     return parser.parse_args()
 
@@ -166,8 +166,6 @@ def timed(call, repeat: int) -> float:
 def main() -> None:
     args = parse_args()
     name = f"hw1grader_scale_{os.getpid()}"
-    if args.admin_url:
-        os.environ["TEST_DATABASE_ADMIN_URL"] = args.admin_url
     url = create_database(name)
     os.environ.update({"DATABASE_URL": url, "SECRET_KEY": "bench", "BROKER_URL": "memory://"})
     try:

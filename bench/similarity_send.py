@@ -5,11 +5,11 @@ After each grading the worker sends the student's update unless one waits alread
 the whole similarity queue to know; it now reads and writes the student's one row in the database
 (core/similarity/waiting.py). The sweeper still reads the queue, once per sweep.
 
-    .venv/bin/python bench/similarity_send.py [--waiting 0 1000 5000] [--admin-url postgresql://...]
+    .venv/bin/python bench/similarity_send.py [--waiting 0 1000 5000]
 
-A database is made for the run and dropped at the end (PostgreSQL on 127.0.0.1 by default); the
-queue is one of its own on the Redis of BROKER_URL (redis://127.0.0.1:6379/0 by default), deleted
-at the end.
+A database is made for the run and dropped at the end, on the PostgreSQL the tests use
+(TEST_DATABASE_ADMIN_URL, 127.0.0.1 by default); the queue is one of its own on the Redis of
+BROKER_URL (redis://127.0.0.1:6379/0 by default), deleted at the end.
 """
 
 from __future__ import annotations
@@ -38,7 +38,6 @@ def parse_args() -> argparse.Namespace:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--waiting", type=int, nargs="+", default=[0, 1000, 5000])
-    parser.add_argument("--admin-url", default=os.environ.get("TEST_DATABASE_ADMIN_URL"))
     parser.add_argument("--broker-url", default=os.environ.get("BROKER_URL", "redis://127.0.0.1:6379/0"))
     return parser.parse_args()
 
@@ -74,8 +73,6 @@ def students(count: int) -> tuple[int, list[int]]:
 def main() -> None:
     args = parse_args()
     name = f"hw1grader_send_{os.getpid()}"
-    if args.admin_url:
-        os.environ["TEST_DATABASE_ADMIN_URL"] = args.admin_url
     url = create_database(name)
     os.environ.update(
         {"DATABASE_URL": url, "SECRET_KEY": "bench", "BROKER_URL": args.broker_url, "GRADING_QUEUE": name}
