@@ -31,6 +31,7 @@ from celery import Celery
 from kombu import Connection, Exchange, Queue, serialization
 from kombu.utils.json import loads
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
 
 from core.config import get_settings
 from core.db import prepare_sqlite_folder, session_factory
@@ -214,11 +215,7 @@ def enqueue_similarity_jobs(
         return None
     if not missing:
         return 0
-    try:
-        with session_factory()() as session:
-            waiting.note(session, [args for task, args in missing if task == SIMILARITY])
-    except SQLAlchemyError as error:  # sent all the same: the note only spares a grading a second send
-        log.warning("could not note %s similarity update(s) as waiting: %s", len(missing), error)
+    _waiting(waiting.note, [args for task, args in missing if task == SIMILARITY])  # sent all the same
     return _send_similarity(missing)
 
 
@@ -227,13 +224,11 @@ def enqueue_similarity(assignment_id: int, user_id: int) -> bool:
     the database, within REQUEUE_AFTER_S: one row, whatever the backlog); False if it could not be sent
     (the sweeper finds the student's index stale and sends it)."""
     student = (assignment_id, user_id)
-    try:
-        with session_factory()() as session:
-            if not waiting.note(session, [student]):
-                return True
-    except SQLAlchemyError as error:
-        log.warning("could not note the similarity update of %s: %s", student, error)
+    noted = _waiting(waiting.note, [student])
+    if noted is None:  # the database failed: the sweeper sends it
         return False
+    if not noted:  # one waits already
+        return True
     return _send_similarity({(SIMILARITY, student)}) is not None
 
 
@@ -250,12 +245,21 @@ def _send_similarity(jobs: set[tuple[str, tuple]]) -> int | None:
 
     sent = _with_broker(send, f"{len(jobs)} similarity job(s)")
     if sent is None:
-        try:
-            with session_factory()() as session:
-                waiting.forget(session, [args for task, args in jobs if task == SIMILARITY])
-        except SQLAlchemyError as error:  # a note left behind delays that student's update to a sweep
-            log.warning("could not drop the notes of unsent similarity jobs: %s", error)
+        _waiting(waiting.forget, [args for task, args in jobs if task == SIMILARITY])
     return sent
+
+
+def _waiting(
+    change: Callable[[Session, list[waiting.Student]], T], students: list[waiting.Student]
+) -> T | None:
+    """waiting.note or waiting.forget in a session of their own; None (and logged) if the database
+    fails: a note only spares a second send, and a note left behind lasts REQUEUE_AFTER_S at most."""
+    try:
+        with session_factory()() as session:
+            return change(session, students)
+    except SQLAlchemyError as error:
+        log.warning("could not note which similarity updates wait: %s", error)
+        return None
 
 
 def enqueue_archive(archive_id: int) -> bool:
